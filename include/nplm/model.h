@@ -1,0 +1,126 @@
+/** @file model.h
+ *  @brief nplm_model_t: the function family f(x; w) learned by the test. */
+#ifndef NPLM_MODEL_H
+#define NPLM_MODEL_H
+
+#if !defined(NPLM_H_INSIDE) && !defined(NPLM_NO_SINGLE_HEADER_ERROR)
+#error "Include <nplm/nplm.h> instead."
+#endif
+
+#include <stddef.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/** @defgroup model Models: the function f(x; w)
+ *
+ *  A model is a parametric function f(x; w) of d inputs. The MLP family is the one of the NPLM
+ *  papers: sigmoid hidden layers, a linear output, weight clipping.
+ *
+ *  Thread safety: const calls (eval, get_params, num_params, save) on one model may run
+ *  concurrently; calls that change a model need exclusive access.
+ *  @{ */
+
+/** Opaque model handle. */
+typedef struct nplm_model nplm_model_t;
+
+/** Create a multi-layer perceptron f(x; w) with sigmoid hidden units and a linear output.
+ *
+ *  Parameter order (for nplm_model_get_params() / nplm_model_set_params()): layer by layer,
+ *  first the weight matrix as [d_out][d_in] row-major, then the bias [d_out]. All parameters
+ *  start at zero (f = 0); nplm_test_run() initialises them (Glorot) from its seed.
+ *  @param[out] out    the new model; set to NULL on failure.
+ *  @param[in] layers  n_layers unit counts {d, h1, ..., 1}; every entry >= 1 and <= 4096, the
+ *                     last one must be 1. Copied.
+ *  @param[in] n_layers number of entries in @p layers, 2 to 64.
+ *  @param[in] weight_clip c > 0: every weight-matrix entry is kept in [-c, c] during training;
+ *                     INFINITY disables clipping.
+ *  @retval NPLM_OK success.
+ *  @retval NPLM_EINVAL bad argument (message names it).
+ *  @retval NPLM_ENOMEM allocation failed.
+ *  @since 0.1 */
+NPLM_API NPLM_WARN_UNUSED nplm_status_t nplm_model_create_mlp(nplm_model_t **out, const size_t *layers,
+                                                    size_t n_layers, double weight_clip);
+
+/** Release a model. Accepts NULL.
+ *  @param m the model or NULL.
+ *  @since 0.1 */
+NPLM_API void nplm_model_free(nplm_model_t *m);
+
+/** Number of trainable parameters (13 for 1-4-1, 96 for 5-5-5-5-1).
+ *  @param m the model; NULL gives 0.
+ *  @return the parameter count.
+ *  @since 0.1 */
+NPLM_API size_t nplm_model_num_params(const nplm_model_t *m);
+
+/** Number of inputs d of the model.
+ *  @param m the model; NULL gives 0.
+ *  @return d.
+ *  @since 0.1 */
+NPLM_API size_t nplm_model_input_dim(const nplm_model_t *m);
+
+/** The weight-clip value c of the model (INFINITY when unclipped).
+ *  @param m the model; NULL gives NaN.
+ *  @return c.
+ *  @since 0.1 */
+NPLM_API double nplm_model_weight_clip(const nplm_model_t *m);
+
+/** Copy the parameters out, in the documented order.
+ *  @param[in] m  the model.
+ *  @param[out] p buffer of @p n doubles.
+ *  @param[in] n  must equal nplm_model_num_params().
+ *  @retval NPLM_OK success.
+ *  @retval NPLM_EINVAL NULL argument or wrong @p n.
+ *  @since 0.1 */
+NPLM_API NPLM_WARN_UNUSED nplm_status_t nplm_model_get_params(const nplm_model_t *m, double *p, size_t n);
+
+/** Set the parameters, in the documented order. Values are not clipped; they must be finite.
+ *  @param[in,out] m the model; unchanged on error.
+ *  @param[in] p     @p n finite doubles. Copied.
+ *  @param[in] n     must equal nplm_model_num_params().
+ *  @retval NPLM_OK success.
+ *  @retval NPLM_EINVAL NULL argument, wrong @p n, or a non-finite value (message gives the index).
+ *  @since 0.1 */
+NPLM_API NPLM_WARN_UNUSED nplm_status_t nplm_model_set_params(nplm_model_t *m, const double *p, size_t n);
+
+/** Evaluate f on n events.
+ *  @param[in] m  the model.
+ *  @param[in] x  n x d events, row-major; may be NULL when n == 0.
+ *  @param[in] n  number of events (0 is allowed).
+ *  @param[in] d  number of features; must equal nplm_model_input_dim().
+ *  @param[out] f n values f(x_i).
+ *  @retval NPLM_OK success.
+ *  @retval NPLM_EINVAL NULL buffer, d mismatch, non-finite input.
+ *  @retval NPLM_ENOMEM allocation failed.
+ *  @since 0.1 */
+NPLM_API NPLM_WARN_UNUSED nplm_status_t nplm_model_eval(const nplm_model_t *m, const double *x, size_t n,
+                                              size_t d, double *f);
+
+/** Write the model to a file: a versioned, little-endian binary format with a CRC-32 checksum.
+ *  @param[in] m    the model.
+ *  @param[in] path file name; the file is replaced.
+ *  @retval NPLM_OK success.
+ *  @retval NPLM_EINVAL NULL argument.
+ *  @retval NPLM_EIO the file could not be written.
+ *  @since 0.1 */
+NPLM_API NPLM_WARN_UNUSED nplm_status_t nplm_model_save(const nplm_model_t *m, const char *path);
+
+/** Read a model written by nplm_model_save().
+ *  @param[out] out  the new model; NULL on failure.
+ *  @param[in] path  file name.
+ *  @retval NPLM_OK success.
+ *  @retval NPLM_EINVAL NULL argument.
+ *  @retval NPLM_EIO the file could not be opened or read.
+ *  @retval NPLM_EFORMAT bad magic, unsupported version, bad checksum, truncated or corrupt file.
+ *  @retval NPLM_ENOMEM allocation failed.
+ *  @since 0.1 */
+NPLM_API NPLM_WARN_UNUSED nplm_status_t nplm_model_load(nplm_model_t **out, const char *path);
+
+/** @} */
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif /* NPLM_MODEL_H */

@@ -1,0 +1,275 @@
+/** @file test.h
+ *  @brief nplm_test_t: reference sample + model family -> the test statistic t. */
+#ifndef NPLM_TEST_H
+#define NPLM_TEST_H
+
+#if !defined(NPLM_H_INSIDE) && !defined(NPLM_NO_SINGLE_HEADER_ERROR)
+#error "Include <nplm/nplm.h> instead."
+#endif
+
+#include <stddef.h>
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/** @defgroup test The test: t from data and a reference
+ *
+ *  The test minimises the extended-likelihood loss
+ *  L[f] = sum_R w (exp f(x) - 1) - sum_D w f(x) over the parameters of the model family and
+ *  returns t = -2 min L. Reference weights are rescaled to sum to N(R0).
+ *
+ *  Thread safety: one thread at a time per test handle. Results are bit-identical for any value
+ *  of ::NPLM_OPT_THREADS.
+ *  @{ */
+
+/** Opaque test handle. */
+typedef struct nplm_test nplm_test_t;
+/** Opaque nuisance handle (systematic uncertainties; see the nuisance API when available). */
+typedef struct nplm_nuisance nplm_nuisance_t;
+
+/** Option keys for nplm_test_set_int() / nplm_test_set_double().
+ *
+ *  Values are pinned and grouped by hundreds (general 1-99, training 100s); they are never
+ *  reused. Each key has one type: setting it through the other setter is ::NPLM_EINVAL. Values
+ *  out of range are rejected, never clamped. Settings stay until changed or reset. */
+typedef enum nplm_option {
+  NPLM_OPT_THREADS = 1,          /**< int >= 0, <= 1024; worker threads of a fit; 0 (default) = all
+                                      online cores. Results do not depend on it. */
+  NPLM_OPT_SEED = 2,             /**< int >= 0; root of every random stream (initialisation);
+                                      default 0. */
+  NPLM_OPT_OPTIMIZER = 100,      /**< int: ::NPLM_OPTIMIZER_ADAM (default) or
+                                      ::NPLM_OPTIMIZER_LBFGSB. */
+  NPLM_OPT_EPOCHS = 101,         /**< int 1 .. 1e9; Adam full-batch steps; default 300000. */
+  NPLM_OPT_LEARNING_RATE = 102,  /**< double > 0, <= 10; Adam learning rate; default 1e-3. */
+  NPLM_OPT_INIT = 103,           /**< int: ::NPLM_INIT_RANDOM (default, Glorot-uniform from the
+                                      seed) or ::NPLM_INIT_FROM_MODEL (start from the parameters
+                                      of the model given to nplm_test_create()). */
+  NPLM_OPT_CLIP_BIASES = 104,    /**< int 0 or 1; also clip the biases to [-c, c]; default 0. */
+  NPLM_OPT_PATIENCE = 105,       /**< int 0 .. 1e9; record t in the history every this many
+                                      epochs (Adam) or iterations (L-BFGS-B); 0 = no history;
+                                      default 1000. */
+  NPLM_OPT_MAX_ITERATIONS = 106, /**< int 1 .. 1e9; L-BFGS-B iteration limit; default 20000. */
+  NPLM_OPT_TOLERANCE = 107,      /**< double >= 0, < 1; L-BFGS-B stops when the relative decrease
+                                      of the loss over one iteration, (L_old - L_new) /
+                                      max(|L_old|, |L_new|, 1), falls below it; default 1e-12. */
+  NPLM_OPT_GRADIENT_TOLERANCE = 108, /**< double >= 0; L-BFGS-B also stops when the largest
+                                      projected-gradient component, divided by N(R0), falls below
+                                      it; default 1e-9. Also sets ::NPLM_RESULT_CONVERGED for
+                                      Adam. */
+  NPLM_OPT_LBFGS_MEMORY = 109,   /**< int 1 .. 100; L-BFGS-B correction pairs; default 10. */
+  NPLM_OPT_ADAM_BETA1 = 110,     /**< double in [0, 1); default 0.9. */
+  NPLM_OPT_ADAM_BETA2 = 111,     /**< double in [0, 1); default 0.999. */
+  NPLM_OPT_ADAM_EPSILON = 112,   /**< double > 0, <= 1; default 1e-7 (Keras). */
+  NPLM_OPT_BIAS_INIT = 113,      /**< int: ::NPLM_BIAS_INIT_ZERO (default) or
+                                      ::NPLM_BIAS_INIT_GLOROT (Glorot-uniform biases, as the
+                                      published Keras runs effectively had). */
+  NPLM_OPT_WEIGHT_CLIP = 114     /**< double > 0 or INFINITY; overrides the model's weight clip;
+                                      0 (default) = use the model's. */
+} nplm_option_t;
+
+/** Values of ::NPLM_OPT_OPTIMIZER. */
+enum nplm_optimizer {
+  NPLM_OPTIMIZER_ADAM = 0,  /**< Full-batch Adam, Keras form, fixed epoch count (the anchors'). */
+  NPLM_OPTIMIZER_LBFGSB = 1 /**< Projected limited-memory quasi-Newton on the clip box. */
+};
+
+/** Values of ::NPLM_OPT_INIT. */
+enum nplm_init {
+  NPLM_INIT_RANDOM = 0,    /**< Glorot-uniform weights from (seed, stream); biases per
+                                ::NPLM_OPT_BIAS_INIT. */
+  NPLM_INIT_FROM_MODEL = 1 /**< Start from the parameters of the family model (projected onto
+                                the clip box). */
+};
+
+/** Values of ::NPLM_OPT_BIAS_INIT. */
+enum nplm_bias_init {
+  NPLM_BIAS_INIT_ZERO = 0,  /**< Biases start at zero. */
+  NPLM_BIAS_INIT_GLOROT = 1 /**< Biases Glorot-uniform with the layer's bound. */
+};
+
+/** Result keys for nplm_test_result(). */
+typedef enum nplm_result {
+  NPLM_RESULT_T = 1,             /**< t = -2 L at the final parameters. */
+  NPLM_RESULT_LOSS = 2,          /**< L at the final parameters (= -t/2). */
+  NPLM_RESULT_ITERATIONS = 3,    /**< Adam epochs or L-BFGS-B iterations done. */
+  NPLM_RESULT_CONVERGED = 4,     /**< 1 if the stopping tolerance was met, else 0. */
+  NPLM_RESULT_SECONDS = 5,       /**< Wall-clock seconds of the fit. */
+  NPLM_RESULT_EVALUATIONS = 6,   /**< Loss/gradient passes over the events. */
+  NPLM_RESULT_GRADIENT_NORM = 7, /**< Largest projected-gradient component at the end. */
+  NPLM_RESULT_THREADS = 8,       /**< Threads the fit used. */
+  NPLM_RESULT_N_DATA = 9,        /**< Number of data events of the last run. */
+  NPLM_RESULT_SUM_DATA_WEIGHTS = 10 /**< Sum of the data weights of the last run. */
+} nplm_result_t;
+
+/** Progress record passed to a progress callback.
+ *
+ *  Fields are only ever appended; test @c size before reading a field newer than your headers. */
+typedef struct nplm_progress {
+  size_t size;     /**< sizeof(nplm_progress_t) of the library that filled it. */
+  int64_t done;    /**< Epochs / iterations done. */
+  int64_t total;   /**< Epochs / iteration limit. */
+  double t;        /**< Current t = -2 L. */
+  double seconds;  /**< Seconds since the fit started. */
+} nplm_progress_t;
+
+/** Progress callback: called on the caller's thread, at most about 10 times a second and at
+ *  the end. Return non-zero to cancel (the call then fails with ::NPLM_ECANCELED).
+ *  ctypes users must keep the callback object alive while it is installed. */
+typedef int (*nplm_progress_fn)(void *user, const nplm_progress_t *progress);
+
+/** Create a test for a model family.
+ *  @param[out] out     the new test; NULL on failure.
+ *  @param[in] family   the model family; copied (its parameters are used by
+ *                      ::NPLM_INIT_FROM_MODEL).
+ *  @param[in] nuisance must be NULL in this release (no systematic uncertainties).
+ *  @retval NPLM_OK, NPLM_EINVAL, NPLM_ENOMEM
+ *  @since 0.1 */
+NPLM_API NPLM_WARN_UNUSED nplm_status_t nplm_test_create(nplm_test_t **out,
+                                                         const nplm_model_t *family,
+                                                         const nplm_nuisance_t *nuisance);
+
+/** Release a test and its threads. Accepts NULL.
+ *  @param t the test or NULL.
+ *  @since 0.1 */
+NPLM_API void nplm_test_free(nplm_test_t *t);
+
+/** Set the reference (Monte Carlo) sample.
+ *
+ *  The weights are rescaled so that they sum to @p n_expected = N(R0), the expected number of
+ *  data events under the reference hypothesis.
+ *  @param[in,out] t      the test; unchanged on error.
+ *  @param[in] x          n x d events, row-major, finite. Copied.
+ *  @param[in] n          number of events, >= 1.
+ *  @param[in] d          features; must equal the model's input dimension.
+ *  @param[in] w          n finite non-negative weights with a positive sum, or NULL (all 1).
+ *  @param[in] n_expected N(R0) > 0, finite.
+ *  @retval NPLM_OK, NPLM_EINVAL, NPLM_ENOMEM
+ *  @since 0.1 */
+NPLM_API NPLM_WARN_UNUSED nplm_status_t nplm_test_set_reference(nplm_test_t *t, const double *x,
+                                                                size_t n, size_t d,
+                                                                const double *w,
+                                                                double n_expected);
+
+/** Set an integer option.
+ *  @param[in,out] t the test.
+ *  @param key   an integer-typed ::nplm_option_t key.
+ *  @param value the value; out of range is rejected.
+ *  @retval NPLM_OK, NPLM_EINVAL (unknown key, double-typed key, value out of range)
+ *  @since 0.1 */
+NPLM_API NPLM_WARN_UNUSED nplm_status_t nplm_test_set_int(nplm_test_t *t, nplm_option_t key,
+                                                          int64_t value);
+
+/** Set a double option.
+ *  @param[in,out] t the test.
+ *  @param key   a ::nplm_option_t key; integer keys accept integral doubles.
+ *  @param value the value; out of range or non-finite (where not allowed) is rejected.
+ *  @retval NPLM_OK, NPLM_EINVAL
+ *  @since 0.1 */
+NPLM_API NPLM_WARN_UNUSED nplm_status_t nplm_test_set_double(nplm_test_t *t, nplm_option_t key,
+                                                             double value);
+
+/** Read an option's current value (integer options are returned as exact doubles).
+ *  @param[in] t      the test.
+ *  @param key        a ::nplm_option_t key.
+ *  @param[out] value the value.
+ *  @retval NPLM_OK, NPLM_EINVAL
+ *  @since 0.1 */
+NPLM_API NPLM_WARN_UNUSED nplm_status_t nplm_test_get_option(const nplm_test_t *t,
+                                                             nplm_option_t key, double *value);
+
+/** Restore every option to its default.
+ *  @param[in,out] t the test.
+ *  @retval NPLM_OK, NPLM_EINVAL
+ *  @since 0.1 */
+NPLM_API NPLM_WARN_UNUSED nplm_status_t nplm_test_reset_options(nplm_test_t *t);
+
+/** Range and default of an option key.
+ *  @param key      the key.
+ *  @param[out] lo  smallest accepted value (may be NULL).
+ *  @param[out] hi  largest accepted value (may be NULL; INFINITY when unbounded).
+ *  @param[out] dflt default value (may be NULL).
+ *  @retval NPLM_OK, NPLM_EINVAL (unknown key)
+ *  @since 0.1 */
+NPLM_API NPLM_WARN_UNUSED nplm_status_t nplm_option_bounds(nplm_option_t key, double *lo,
+                                                           double *hi, double *dflt);
+
+/** Stable name of an option key, e.g. "epochs", shared by the CLI, JSON and bindings.
+ *  @param key the key.
+ *  @return a static string, or NULL for an unknown key.
+ *  @since 0.1 */
+NPLM_API const char *nplm_option_name(nplm_option_t key);
+
+/** Install (or remove, with NULL) a progress callback.
+ *  @param[in,out] t the test.
+ *  @param fn   the callback or NULL.
+ *  @param user passed back to @p fn; borrowed.
+ *  @retval NPLM_OK, NPLM_EINVAL
+ *  @since 0.1 */
+NPLM_API NPLM_WARN_UNUSED nplm_status_t nplm_test_set_progress(nplm_test_t *t, nplm_progress_fn fn,
+                                                               void *user);
+
+/** Train f on the data against the reference and compute t = -2 min L.
+ *  @param[in,out] t    test handle with a reference set.
+ *  @param[in] x        n x d data events, row-major, finite; may be NULL when n == 0. Copied.
+ *  @param[in] n        number of data events; 0 is a legitimate (empty) toy.
+ *  @param[in] d        features; must equal the model's.
+ *  @param[in] w        n finite non-negative data weights, or NULL (all 1).
+ *  @param[out] t_value the test statistic; untouched on error (written on ::NPLM_ENOCONV).
+ *  @retval NPLM_OK success.
+ *  @retval NPLM_ENOCONV L-BFGS-B hit ::NPLM_OPT_MAX_ITERATIONS; t is written.
+ *  @retval NPLM_EINVAL bad argument; the handle is unchanged.
+ *  @retval NPLM_ESTATE no reference set.
+ *  @retval NPLM_ENOMEM allocation failed.
+ *  @retval NPLM_ENUMERIC the loss or gradient became non-finite.
+ *  @retval NPLM_ECANCELED the progress callback cancelled.
+ *  @since 0.1 */
+NPLM_API NPLM_WARN_UNUSED nplm_status_t nplm_test_run(nplm_test_t *t, const double *x, size_t n,
+                                                      size_t d, const double *w, double *t_value);
+
+/** Read a result of the last successful (or ::NPLM_ENOCONV) run.
+ *  @param[in] t      the test.
+ *  @param key        a ::nplm_result_t key.
+ *  @param[out] value the value.
+ *  @retval NPLM_OK, NPLM_EINVAL (unknown key), NPLM_ESTATE (no result yet)
+ *  @since 0.1 */
+NPLM_API NPLM_WARN_UNUSED nplm_status_t nplm_test_result(const nplm_test_t *t, nplm_result_t key,
+                                                         double *value);
+
+/** Read the history of t during the last run: t recorded every ::NPLM_OPT_PATIENCE epochs
+ *  (or iterations), plus the final value.
+ *
+ *  Call with NULL buffers to learn the count.
+ *  @param[in] t          the test.
+ *  @param[out] epochs    @p capacity epoch (or iteration) numbers, or NULL.
+ *  @param[out] t_values  @p capacity values of t, or NULL.
+ *  @param capacity       size of the buffers.
+ *  @param[out] count     number of history entries (all of them, even if > @p capacity).
+ *  @retval NPLM_OK, NPLM_EINVAL, NPLM_ESTATE
+ *  @since 0.1 */
+NPLM_API NPLM_WARN_UNUSED nplm_status_t nplm_test_history(const nplm_test_t *t, int64_t *epochs,
+                                                          double *t_values, size_t capacity,
+                                                          size_t *count);
+
+/** The trained f of the last run, to locate an excess (evaluate it with nplm_model_eval()).
+ *  @param[in] t  the test.
+ *  @param[out] f borrowed pointer, valid until the next run or nplm_test_free().
+ *  @retval NPLM_OK, NPLM_EINVAL, NPLM_ESTATE (no run yet)
+ *  @since 0.1 */
+NPLM_API NPLM_WARN_UNUSED nplm_status_t nplm_test_fitted_model(const nplm_test_t *t,
+                                                               const nplm_model_t **f);
+
+/** The message of the last failing call on this handle.
+ *  @param t the test (NULL gives a fixed message).
+ *  @return a string owned by the handle, "" if no call failed; valid until the next call on t.
+ *  @since 0.1 */
+NPLM_API const char *nplm_test_last_error(const nplm_test_t *t);
+
+/** @} */
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif /* NPLM_TEST_H */

@@ -1,0 +1,59 @@
+/* Batched MLP kernels over blocks of events, one implementation compiled for several
+ * instruction sets and chosen once at run time. Every path gives bit-identical results:
+ * the code uses only IEEE +, -, *, / and fma (correctly rounded on every path), no
+ * contraction (-ffp-contract=off), and a fixed lane/reduction order. */
+#ifndef NPLM_KERNELS_MLP_H
+#define NPLM_KERNELS_MLP_H
+
+#include <stddef.h>
+
+/* Events per block: the unit of work of a thread and of the fixed reduction order. */
+#define NPLM__BLOCK 128
+/* Events per chunk inside a block (one vector of lanes); also the number of partial sums. */
+#define NPLM__LANES 8
+/* Most layers (unit-count entries) a network may have. */
+#define NPLM__MAX_LAYERS 64
+/* Most units in one layer. */
+#define NPLM__MAX_UNITS 4096
+
+typedef struct nplm__mlp_spec {
+  size_t n_layers;                     /* entries of units[]: d, h1, ..., 1 */
+  size_t units[NPLM__MAX_LAYERS];
+  size_t w_off[NPLM__MAX_LAYERS];      /* offset of layer l's weights (l >= 1) */
+  size_t b_off[NPLM__MAX_LAYERS];      /* offset of layer l's biases */
+  size_t n_params;
+  size_t act_total;                    /* sum of units[1..] */
+  size_t max_units;
+} nplm__mlp_spec_t;
+
+/* Fill offsets and totals from units[]; returns 0, or -1 when a size is out of range. */
+int nplm__mlp_spec_init(nplm__mlp_spec_t *s, const size_t *units, size_t n_layers);
+
+/* Doubles of per-thread scratch space the kernels need. */
+size_t nplm__mlp_work_size(const nplm__mlp_spec_t *s);
+
+/* One block of NPLM__BLOCK events stored feature-major: x[j * NPLM__BLOCK + e].
+ * Per event the loss is ca (exp f - 1) - cb f (padding events have ca = cb = 0).
+ * Writes the block's loss and, when grad is not NULL, its gradient (n_params doubles). */
+typedef void (*nplm__mlp_loss_fn)(const nplm__mlp_spec_t *s, const double *params,
+                                  const double *x, const double *ca, const double *cb,
+                                  double *work, double *loss, double *grad);
+/* f on one block: f[e] for e < NPLM__BLOCK. */
+typedef void (*nplm__mlp_forward_fn)(const nplm__mlp_spec_t *s, const double *params,
+                                     const double *x, double *work, double *f);
+
+typedef struct nplm__mlp_kernels {
+  const char *name;
+  nplm__mlp_loss_fn loss;
+  nplm__mlp_forward_fn forward;
+} nplm__mlp_kernels_t;
+
+/* The fastest path this CPU supports (chosen once, thread-safe). */
+const nplm__mlp_kernels_t *nplm__mlp_kernels(void);
+/* A named path ("avx512", "avx2", "baseline"), or NULL if absent or unsupported here. */
+const nplm__mlp_kernels_t *nplm__mlp_kernels_by_name(const char *name);
+
+/* The library's exp: correctly handles overflow (+inf), underflow (0) and NaN; < 2 ulp. */
+double nplm__exp(double x);
+
+#endif

@@ -1,0 +1,162 @@
+/* The MLP block kernel. This file is compiled once per instruction set with
+ * -DNPLM__ISA=<name> (and the matching NPLM__V8_* back end); the functions it defines carry
+ * that name as a suffix. One chunk of 8 events moves through all layers together. */
+#include <string.h>
+
+#include "kernels/mlp.h"
+#include "kernels/v8.h"
+
+#ifndef NPLM__ISA
+#define NPLM__ISA generic
+#endif
+#define NPLM__CAT2(a, b) a##_##b
+#define NPLM__CAT(a, b) NPLM__CAT2(a, b)
+#define ISA_FN(name) NPLM__CAT(name, NPLM__ISA)
+
+#define L NPLM__LANES
+#define B NPLM__BLOCK
+_Static_assert(L == 8, "the kernels move 8 events at a time");
+_Static_assert(B % L == 0, "a block holds whole chunks");
+
+void ISA_FN(nplm__mlp_loss)(const nplm__mlp_spec_t *s, const double *params, const double *x,
+                            const double *ca, const double *cb, double *work, double *loss,
+                            double *grad);
+void ISA_FN(nplm__mlp_forward)(const nplm__mlp_spec_t *s, const double *params, const double *x,
+                               double *work, double *f);
+
+/* Sum of the 8 lanes in a fixed tree order. */
+static inline double lane_sum(v8 v) {
+  double a[L];
+  v8_store(a, v);
+  return ((a[0] + a[1]) + (a[2] + a[3])) + ((a[4] + a[5]) + (a[6] + a[7]));
+}
+
+/* Events moved through the layers together: NC chunks of 8, independent dependency chains
+ * that keep the floating-point pipelines busy. */
+#define NC 8
+_Static_assert(B % (NC * L) == 0, "a block holds whole groups of chunks");
+
+/* Forward pass of the NC chunks at e0. Row r of act (layers 1.. stacked, hidden rows are sigmoid
+ * outputs, the last row is f) holds event e at act[r * B + e]; x has feature stride B. */
+static inline void forward_chunks(const nplm__mlp_spec_t *s, const double *params,
+                                  const double *x, double *act, size_t e0) {
+  const size_t nl = s->n_layers;
+  const double *in = x;
+  for (size_t l = 1; l < nl; l++) {
+    const size_t nin = s->units[l - 1], nout = s->units[l];
+    const double *W = params + s->w_off[l];
+    const double *bias = params + s->b_off[l];
+    const int hidden = l + 1 < nl;
+    for (size_t j = 0; j < nout; j++) {
+      v8 acc[NC];
+      for (int c = 0; c < NC; c++) acc[c] = v8_set1(bias[j]);
+      const double *wj = W + j * nin;
+      for (size_t i = 0; i < nin; i++) {
+        const v8 w = v8_set1(wj[i]);
+        for (int c = 0; c < NC; c++) acc[c] = v8_fma(w, v8_load(in + i * B + e0 + (size_t)c * L), acc[c]);
+      }
+      for (int c = 0; c < NC; c++)
+        v8_store(act + j * B + e0 + (size_t)c * L, hidden ? v8_sigmoid(acc[c]) : acc[c]);
+    }
+    in = act;
+    act += nout * B;
+  }
+}
+
+/* Gradient of one layer over the block: gW[j][i] = sum_e D[j][e] A[i][e], gb[j] = sum_e D[j][e],
+ * each sum in 8 lanes (lane = e mod 8, events in order) reduced by lane_sum. */
+static inline void layer_gradient(size_t nout, size_t nin, const double *D, const double *A,
+                                  double *gW, double *gb) {
+  for (size_t j = 0; j < nout; j++) {
+    const double *dj = D + j * B;
+    size_t i = 0;
+    for (; i + 4 <= nin; i += 4) {
+      const double *a0 = A + i * B, *a1 = a0 + B, *a2 = a1 + B, *a3 = a2 + B;
+      v8 s0 = v8_set1(0.0), s1 = s0, s2 = s0, s3 = s0;
+      for (size_t e = 0; e < B; e += L) {
+        const v8 d = v8_load(dj + e);
+        s0 = v8_fma(d, v8_load(a0 + e), s0);
+        s1 = v8_fma(d, v8_load(a1 + e), s1);
+        s2 = v8_fma(d, v8_load(a2 + e), s2);
+        s3 = v8_fma(d, v8_load(a3 + e), s3);
+      }
+      gW[j * nin + i] = lane_sum(s0);
+      gW[j * nin + i + 1] = lane_sum(s1);
+      gW[j * nin + i + 2] = lane_sum(s2);
+      gW[j * nin + i + 3] = lane_sum(s3);
+    }
+    for (; i < nin; i++) {
+      const double *a0 = A + i * B;
+      v8 s0 = v8_set1(0.0);
+      for (size_t e = 0; e < B; e += L) s0 = v8_fma(v8_load(dj + e), v8_load(a0 + e), s0);
+      gW[j * nin + i] = lane_sum(s0);
+    }
+    v8 sb = v8_set1(0.0);
+    for (size_t e = 0; e < B; e += L) sb = v8_add(sb, v8_load(dj + e));
+    gb[j] = lane_sum(sb);
+  }
+}
+
+/* Work layout: [act: act_total rows of B][delta: act_total rows of B] */
+void ISA_FN(nplm__mlp_loss)(const nplm__mlp_spec_t *s, const double *params, const double *x,
+                            const double *ca, const double *cb, double *work, double *loss,
+                            double *grad) {
+  const size_t nl = s->n_layers, R = s->act_total;
+  double *act = work;
+  double *delta = act + R * B;
+  const v8 one = v8_set1(1.0), zero = v8_set1(0.0);
+  v8 lsum = zero;
+  const double *fout = act + (R - 1) * B;
+
+  for (size_t g0 = 0; g0 < B; g0 += NC * L) {
+    forward_chunks(s, params, x, act, g0);
+    for (size_t e0 = g0; e0 < g0 + NC * L; e0 += L) {
+      const v8 a = v8_load(ca + e0), b = v8_load(cb + e0), f = v8_load(fout + e0);
+      const v8 ef = v8_exp(f);
+      /* loss: a (e^f - 1) - b f */
+      lsum = v8_add(lsum, v8_fma(v8_sub(zero, b), f, v8_mul(a, v8_sub(ef, one))));
+      /* dL/df = a e^f - b */
+      if (grad) v8_store(delta + (R - 1) * B + e0, v8_fma(a, ef, v8_sub(zero, b)));
+    }
+    if (!grad) continue;
+    /* down the layers: delta_{l-1} = (W_l^T delta_l) s (1 - s) */
+    size_t row = R - 1; /* first row of layer l */
+    for (size_t l = nl - 1; l >= 2; l--) {
+      const size_t nin = s->units[l - 1], nout = s->units[l];
+      const size_t below = row - nin;
+      const double *W = params + s->w_off[l];
+      for (size_t i = 0; i < nin; i++) {
+        v8 acc[NC];
+        for (int c = 0; c < NC; c++) acc[c] = zero;
+        for (size_t j = 0; j < nout; j++) {
+          const v8 w = v8_set1(W[j * nin + i]);
+          const double *dj = delta + (row + j) * B + g0;
+          for (int c = 0; c < NC; c++) acc[c] = v8_fma(w, v8_load(dj + (size_t)c * L), acc[c]);
+        }
+        for (int c = 0; c < NC; c++) {
+          const size_t e = (below + i) * B + g0 + (size_t)c * L;
+          const v8 si = v8_load(act + e);
+          v8_store(delta + e, v8_mul(acc[c], v8_mul(si, v8_sub(one, si))));
+        }
+      }
+      row = below;
+    }
+  }
+  *loss = lane_sum(lsum);
+  if (!grad) return;
+  size_t row = 0;
+  const double *in = x;
+  for (size_t l = 1; l < nl; l++) {
+    const size_t nin = s->units[l - 1], nout = s->units[l];
+    layer_gradient(nout, nin, delta + row * B, in, grad + s->w_off[l], grad + s->b_off[l]);
+    in = act + row * B;
+    row += nout;
+  }
+}
+
+void ISA_FN(nplm__mlp_forward)(const nplm__mlp_spec_t *s, const double *params, const double *x,
+                               double *work, double *f) {
+  const double *fout = work + (s->act_total - 1) * B;
+  for (size_t g0 = 0; g0 < B; g0 += NC * L) forward_chunks(s, params, x, work, g0);
+  memcpy(f, fout, B * sizeof *f);
+}

@@ -1,0 +1,49 @@
+/* Internal view of nplm_model_t. */
+#ifndef NPLM_MODEL_MODEL_H
+#define NPLM_MODEL_MODEL_H
+
+#include "core/core.h"
+#include "kernels/mlp.h"
+
+#define NPLM_H_INSIDE
+#include "nplm/model.h"
+#undef NPLM_H_INSIDE
+
+enum nplm__model_kind { NPLM__MODEL_MLP = 1 };
+
+struct nplm_model {
+  int kind;
+  size_t d;
+  double clip; /* > 0, INFINITY = none */
+  nplm__mlp_spec_t spec;
+  double *params; /* spec.n_params */
+};
+
+/* Deep copy; NULL on allocation failure. */
+nplm_model_t *nplm__model_clone(const nplm_model_t *m);
+/* Allocate a model of the given shape with zero parameters (no argument checks). */
+nplm_status_t nplm__model_new_mlp(nplm_model_t **out, const size_t *layers, size_t n_layers,
+                                  double clip, const char *fn);
+
+/* Events in the kernels' block layout: block k holds events k*B .. k*B+B-1, feature-major. */
+typedef struct nplm__events {
+  size_t n, d, n_blocks;
+  double *x;  /* n_blocks * d * NPLM__BLOCK */
+  double *ca; /* n_blocks * NPLM__BLOCK: coefficient of (exp f - 1) */
+  double *cb; /* n_blocks * NPLM__BLOCK: coefficient of -f */
+} nplm__events_t;
+
+/* Pack row-major x (n x d) with per-event coefficients: ca = a_scale * (w ? w[i] : 1) and
+ * cb = b_scale * (w ? w[i] : 1). Padding events have x = 0, ca = cb = 0. */
+nplm_status_t nplm__events_pack(nplm__events_t *ev, const double *x, size_t n, size_t d,
+                                const double *w, double a_scale, double b_scale);
+void nplm__events_free(nplm__events_t *ev);
+/* Copy events [start, start + count) of row-major x into one block (zero padding). */
+void nplm__pack_block(const double *x, size_t d, size_t start, size_t count, double *blk);
+
+/* Validate an n x d row-major event array (and optional weights): NULL, NaN/Inf, negative
+ * weights. Returns NPLM_OK or NPLM_EINVAL with a message naming fn/argument/index. */
+nplm_status_t nplm__check_events(const char *fn, const char *xname, const double *x, size_t n,
+                                 size_t d, const char *wname, const double *w);
+
+#endif

@@ -1,0 +1,184 @@
+/* Projected limited-memory BFGS on a box (in the spirit of L-BFGS-B; projected quasi-Newton
+ * of Kim, Sra and Dhillon for the active-set handling).
+ *
+ * Iteration: variables at a bound whose gradient points outward are held (active); the
+ * two-loop recursion gives a quasi-Newton direction on the free ones; the step follows the
+ * projection path x(a) = P(x + a d) with Armijo backtracking. Curvature pairs with
+ * s.y <= 0 are skipped. Stops when the projected gradient or the relative decrease of f is
+ * below tolerance, or when not even a steepest-descent step decreases f (numerical floor). */
+#include <math.h>
+#include <string.h>
+
+#include "optim/optim.h"
+
+#define ARMIJO_C1 1e-4
+#define MAX_BACKTRACKS 40
+
+static double dot(size_t n, const double *a, const double *b) {
+  double s = 0.0;
+  for (size_t i = 0; i < n; i++) s += a[i] * b[i];
+  return s;
+}
+
+static int is_active(double x, double g, double lo, double hi) {
+  return (x <= lo && g > 0.0) || (x >= hi && g < 0.0);
+}
+
+typedef struct {
+  size_t n;
+  int m, count, head; /* ring buffer of the last `count` pairs, newest at head - 1 */
+  double *S, *Y, *rho, *alpha;
+} memory_t;
+
+static void memory_push(memory_t *mem, const double *s, const double *y, double sy) {
+  int slot = mem->head;
+  memcpy(mem->S + (size_t)slot * mem->n, s, mem->n * sizeof(double));
+  memcpy(mem->Y + (size_t)slot * mem->n, y, mem->n * sizeof(double));
+  mem->rho[slot] = 1.0 / sy;
+  mem->head = (mem->head + 1) % mem->m;
+  if (mem->count < mem->m) mem->count++;
+}
+
+/* d = -H q (two-loop recursion), H0 = gamma I with gamma = s.y / y.y of the newest pair. */
+static void two_loop(memory_t *mem, const double *q_in, double *d) {
+  const size_t n = mem->n;
+  for (size_t i = 0; i < n; i++) d[i] = q_in[i];
+  int idx = mem->head;
+  for (int k = 0; k < mem->count; k++) {
+    idx = (idx - 1 + mem->m) % mem->m;
+    const double *s = mem->S + (size_t)idx * n, *y = mem->Y + (size_t)idx * n;
+    double a = mem->rho[idx] * dot(n, s, d);
+    mem->alpha[idx] = a;
+    for (size_t i = 0; i < n; i++) d[i] -= a * y[i];
+  }
+  if (mem->count > 0) {
+    int newest = (mem->head - 1 + mem->m) % mem->m;
+    const double *y = mem->Y + (size_t)newest * n;
+    double gamma = 1.0 / (mem->rho[newest] * dot(n, y, y));
+    for (size_t i = 0; i < n; i++) d[i] *= gamma;
+  }
+  for (int k = 0; k < mem->count; k++) {
+    const double *s = mem->S + (size_t)idx * n, *y = mem->Y + (size_t)idx * n;
+    double b = mem->rho[idx] * dot(n, y, d);
+    for (size_t i = 0; i < n; i++) d[i] += (mem->alpha[idx] - b) * s[i];
+    idx = (idx + 1) % mem->m;
+  }
+  for (size_t i = 0; i < n; i++) d[i] = -d[i];
+}
+
+nplm_status_t nplm__lbfgsb(size_t n, double *x, const double *lo, const double *hi,
+                           nplm__objective_fn obj, nplm__monitor_fn mon, void *ctx,
+                           const nplm__lbfgsb_opts_t *o, nplm__optim_report_t *rep) {
+  memset(rep, 0, sizeof *rep);
+  const int m = o->memory < 1 ? 1 : o->memory;
+  size_t per = 2 * (size_t)m + 6;
+  double *buf = nplm__calloc(per * n + 2 * (size_t)m, sizeof(double));
+  if (!buf) return nplm__fail(NPLM_ENOMEM, "lbfgsb: out of memory");
+  memory_t mem = {n, m, 0, 0, buf, buf + (size_t)m * n, buf + 2 * (size_t)m * n,
+                  buf + 2 * (size_t)m * n + (size_t)m};
+  double *g = mem.alpha + m, *q = g + n, *d = q + n, *xn = d + n, *gn = xn + n, *s = gn + n;
+  double *y = q; /* q is free again once the step is taken */
+
+  nplm_status_t st;
+  double f;
+  nplm__project(n, x, lo, hi);
+  st = obj(ctx, x, &f, g);
+  rep->evaluations++;
+  if (st != NPLM_OK) goto out;
+  if (mon && mon(ctx, 0, f)) {
+    st = NPLM_ECANCELED;
+    goto out;
+  }
+  int steepest_only = 0;
+  for (;;) {
+    rep->pg_norm = nplm__projected_gradient_norm(n, x, g, lo, hi);
+    if (rep->pg_norm <= o->gtol) {
+      rep->converged = 1;
+      break;
+    }
+    if (rep->iterations >= o->max_iter) break;
+
+    for (size_t i = 0; i < n; i++) q[i] = is_active(x[i], g[i], lo[i], hi[i]) ? 0.0 : g[i];
+    if (steepest_only || mem.count == 0) {
+      double qmax = 0.0;
+      for (size_t i = 0; i < n; i++)
+        if (fabs(q[i]) > qmax) qmax = fabs(q[i]);
+      double scale = qmax > 1.0 ? 1.0 / qmax : 1.0;
+      for (size_t i = 0; i < n; i++) d[i] = -scale * q[i];
+    } else {
+      two_loop(&mem, q, d);
+      for (size_t i = 0; i < n; i++)
+        if (q[i] == 0.0 && is_active(x[i], g[i], lo[i], hi[i])) d[i] = 0.0;
+      if (!(dot(n, d, g) < 0.0)) { /* not a descent direction: forget the curvature */
+        mem.count = 0;
+        mem.head = 0;
+        continue;
+      }
+    }
+
+    /* Armijo backtracking along the projection path */
+    double a = 1.0, fn = f;
+    int accepted = 0;
+    for (int bt = 0; bt < MAX_BACKTRACKS; bt++) {
+      for (size_t i = 0; i < n; i++) xn[i] = x[i] + a * d[i];
+      nplm__project(n, xn, lo, hi);
+      double decrease = 0.0;
+      for (size_t i = 0; i < n; i++) decrease += g[i] * (xn[i] - x[i]);
+      if (!(decrease < 0.0)) break; /* the projected step went nowhere */
+      st = obj(ctx, xn, &fn, gn);
+      rep->evaluations++;
+      if (st != NPLM_OK && st != NPLM_ENUMERIC) goto out;
+      if (st == NPLM_OK && fn <= f + ARMIJO_C1 * decrease) {
+        accepted = 1;
+        break;
+      }
+      /* quadratic interpolation of the step, kept in [0.1 a, 0.5 a]; a non-finite trial
+         point (exp overflow far out) just halves the step */
+      double next = 0.5 * a;
+      if (st == NPLM_OK) {
+        double denom = 2.0 * (fn - f - decrease);
+        if (denom > 0.0) next = -decrease * a / denom;
+        if (next < 0.1 * a) next = 0.1 * a;
+        if (next > 0.5 * a) next = 0.5 * a;
+      }
+      st = NPLM_OK;
+      a = next;
+    }
+    if (!accepted) {
+      if (steepest_only || mem.count == 0) {
+        rep->converged = 1; /* no decrease possible even along -g: numerical floor */
+        break;
+      }
+      steepest_only = 1; /* retry this iteration along the projected steepest descent */
+      mem.count = 0;
+      mem.head = 0;
+      continue;
+    }
+    steepest_only = 0;
+    for (size_t i = 0; i < n; i++) {
+      s[i] = xn[i] - x[i];
+      y[i] = gn[i] - g[i];
+    }
+    double sy = dot(n, s, y), yy = dot(n, y, y);
+    if (sy > 1e-12 * yy && sy > 0.0) memory_push(&mem, s, y, sy);
+    double rel = (f - fn) / fmax(fmax(fabs(f), fabs(fn)), 1.0);
+    memcpy(x, xn, n * sizeof *x);
+    memcpy(g, gn, n * sizeof *g);
+    f = fn;
+    rep->iterations++;
+    if (mon && mon(ctx, rep->iterations, f)) {
+      st = NPLM_ECANCELED;
+      goto out;
+    }
+    if (rel <= o->ftol) {
+      rep->pg_norm = nplm__projected_gradient_norm(n, x, g, lo, hi);
+      rep->converged = 1;
+      break;
+    }
+  }
+  rep->f = f;
+  st = rep->converged ? NPLM_OK : NPLM_ENOCONV;
+out:
+  nplm__free(buf);
+  return st;
+}

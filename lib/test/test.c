@@ -1,0 +1,420 @@
+/* nplm_test_t: the NPLM test without systematics. */
+#include <math.h>
+#include <string.h>
+
+#include "core/rng.h"
+#include "optim/optim.h"
+#include "test/test_internal.h"
+
+/* Seconds between two progress callbacks. */
+#define PROGRESS_INTERVAL 0.1
+
+static nplm_status_t fail_on(nplm_test_t *t, nplm_status_t s) {
+  if (t) nplm__copy_error(t->msg);
+  return s;
+}
+
+nplm_status_t nplm_test_create(nplm_test_t **out, const nplm_model_t *family,
+                               const nplm_nuisance_t *nuisance) {
+  static const char fn[] = "nplm_test_create";
+  nplm__clear_error();
+  if (!out) return nplm__fail(NPLM_EINVAL, "%s: out is NULL", fn);
+  *out = NULL;
+  if (!family) return nplm__fail(NPLM_EINVAL, "%s: family is NULL", fn);
+  if (nuisance)
+    return nplm__fail(NPLM_EINVAL, "%s: nuisance must be NULL in this release", fn);
+  nplm_test_t *t = nplm__calloc(1, sizeof *t);
+  if (!t) return nplm__fail(NPLM_ENOMEM, "%s: out of memory", fn);
+  t->family = nplm__model_clone(family);
+  if (!t->family) {
+    nplm__free(t);
+    return nplm__fail(NPLM_ENOMEM, "%s: out of memory", fn);
+  }
+  for (int i = 0; i < NPLM__N_OPTIONS; i++) t->opt[i] = nplm__options[i].dflt;
+  *out = t;
+  return NPLM_OK;
+}
+
+static void clear_result(nplm_test_t *t) {
+  t->has_result = 0;
+  nplm_model_free(t->fitted);
+  t->fitted = NULL;
+  t->hist_n = 0;
+}
+
+void nplm_test_free(nplm_test_t *t) {
+  if (!t) return;
+  nplm__pool_free(t->pool);
+  nplm__events_free(&t->ref);
+  nplm_model_free(t->family);
+  nplm_model_free(t->fitted);
+  nplm__free(t->hist_epoch);
+  nplm__free(t->hist_t);
+  nplm__free(t);
+}
+
+const char *nplm_test_last_error(const nplm_test_t *t) {
+  return t ? t->msg : "nplm_test_last_error: t is NULL";
+}
+
+nplm_status_t nplm_test_set_progress(nplm_test_t *t, nplm_progress_fn fn, void *user) {
+  nplm__clear_error();
+  if (!t) return nplm__fail(NPLM_EINVAL, "nplm_test_set_progress: t is NULL");
+  t->progress = fn;
+  t->progress_user = user;
+  return NPLM_OK;
+}
+
+nplm_status_t nplm_test_set_reference(nplm_test_t *t, const double *x, size_t n, size_t d,
+                                      const double *w, double n_expected) {
+  static const char fn[] = "nplm_test_set_reference";
+  nplm__clear_error();
+  if (!t) return nplm__fail(NPLM_EINVAL, "%s: t is NULL", fn);
+  if (n == 0) return fail_on(t, nplm__fail(NPLM_EINVAL, "%s: n = 0: the reference is empty", fn));
+  if (!x) return fail_on(t, nplm__fail(NPLM_EINVAL, "%s: x is NULL", fn));
+  if (d != t->family->d)
+    return fail_on(t, nplm__fail(NPLM_EINVAL, "%s: d = %zu but the model has %zu inputs", fn, d,
+                                 t->family->d));
+  if (!(n_expected > 0.0) || !isfinite(n_expected))
+    return fail_on(t, nplm__fail(NPLM_EINVAL, "%s: n_expected = %g must be finite and > 0", fn,
+                                 n_expected));
+  nplm_status_t s = nplm__check_events(fn, "x", x, n, d, "w", w);
+  if (s != NPLM_OK) return fail_on(t, s);
+  double sum = (double)n;
+  if (w) {
+    sum = 0.0;
+    for (size_t i = 0; i < n; i++) sum += w[i];
+    if (!(sum > 0.0) || !isfinite(sum) || !isnormal(n_expected / sum))
+      return fail_on(t, nplm__fail(NPLM_EINVAL,
+                                   "%s: w: the weights sum to %g; need a positive, finite sum",
+                                   fn, sum));
+  }
+  nplm__events_t ev;
+  s = nplm__events_pack(&ev, x, n, d, w, n_expected / sum, 0.0);
+  if (s != NPLM_OK) return fail_on(t, s);
+  nplm__events_free(&t->ref);
+  t->ref = ev;
+  t->has_ref = 1;
+  t->n_expected = n_expected;
+  clear_result(t);
+  return NPLM_OK;
+}
+
+/* ---------------------------------------------------------------------------------------- */
+/* The objective: loss and gradient over reference + data blocks, threads over blocks,
+ * per-block partial results reduced in block order (bit-identical for any thread count). */
+
+typedef struct fit_ctx {
+  nplm_test_t *t;
+  const nplm__mlp_spec_t *spec;
+  const nplm__mlp_kernels_t *kern;
+  const nplm__events_t *ref, *data;
+  size_t n_tasks;
+  double *slots; /* n_tasks * (P + 1): loss then gradient */
+  double *work;  /* threads * work_n */
+  size_t work_n;
+  const double *params;
+  int want_grad;
+  /* monitoring */
+  int64_t patience, total;
+  double t0, last_progress;
+  nplm_status_t hist_status;
+} fit_ctx_t;
+
+static void block_task(void *arg, size_t task, int worker) {
+  fit_ctx_t *c = arg;
+  const size_t P = c->spec->n_params, d = c->ref->d;
+  const nplm__events_t *ev = c->ref;
+  size_t k = task;
+  if (k >= ev->n_blocks) {
+    k -= ev->n_blocks;
+    ev = c->data;
+  }
+  double *slot = c->slots + task * (P + 1);
+  c->kern->loss(c->spec, c->params, ev->x + k * d * NPLM__BLOCK, ev->ca + k * NPLM__BLOCK,
+                ev->cb + k * NPLM__BLOCK, c->work + (size_t)worker * c->work_n, slot,
+                c->want_grad ? slot + 1 : NULL);
+}
+
+static nplm_status_t objective(void *arg, const double *x, double *f, double *g) {
+  fit_ctx_t *c = arg;
+  const size_t P = c->spec->n_params;
+  c->params = x;
+  c->want_grad = g != NULL;
+  nplm__pool_run(c->t->pool, c->n_tasks, block_task, c);
+  double loss = 0.0;
+  if (g) memset(g, 0, P * sizeof *g);
+  for (size_t k = 0; k < c->n_tasks; k++) {
+    const double *slot = c->slots + k * (P + 1);
+    loss += slot[0];
+    if (g)
+      for (size_t p = 0; p < P; p++) g[p] += slot[1 + p];
+  }
+  if (!isfinite(loss))
+    return nplm__fail(NPLM_ENUMERIC, "nplm_test_run: the loss is not finite (exp(f) overflow?)");
+  if (g && nplm__first_nonfinite(g, P) < P)
+    return nplm__fail(NPLM_ENUMERIC, "nplm_test_run: the gradient is not finite");
+  *f = loss;
+  return NPLM_OK;
+}
+
+static int history_push(nplm_test_t *t, int64_t step, double tv) {
+  if (t->hist_n == t->hist_cap) {
+    size_t cap = t->hist_cap ? 2 * t->hist_cap : 64;
+    int64_t *e = nplm__malloc_array(cap, sizeof *e);
+    double *v = nplm__malloc_array(cap, sizeof *v);
+    if (!e || !v) {
+      nplm__free(e);
+      nplm__free(v);
+      return -1;
+    }
+    if (t->hist_n) {
+      memcpy(e, t->hist_epoch, t->hist_n * sizeof *e);
+      memcpy(v, t->hist_t, t->hist_n * sizeof *v);
+    }
+    nplm__free(t->hist_epoch);
+    nplm__free(t->hist_t);
+    t->hist_epoch = e;
+    t->hist_t = v;
+    t->hist_cap = cap;
+  }
+  t->hist_epoch[t->hist_n] = step;
+  t->hist_t[t->hist_n] = tv;
+  t->hist_n++;
+  return 0;
+}
+
+static int monitor(void *arg, int64_t step, double f) {
+  fit_ctx_t *c = arg;
+  nplm_test_t *t = c->t;
+  if (c->patience > 0 && step > 0 && step % c->patience == 0 && history_push(t, step, -2.0 * f)) {
+    c->hist_status = NPLM_ENOMEM;
+    return 1;
+  }
+  if (t->progress) {
+    double now = nplm__now();
+    if (now - c->last_progress >= PROGRESS_INTERVAL || step == c->total) {
+      c->last_progress = now;
+      nplm_progress_t p = {sizeof(nplm_progress_t), step, c->total, -2.0 * f, now - c->t0};
+      if (t->progress(t->progress_user, &p)) return 1;
+    }
+  }
+  return 0;
+}
+
+/* Glorot-uniform weights from the (seed, init) stream; biases zero or Glorot-uniform with
+ * bound sqrt(3 / d_out) (Keras' fan rule for a vector). One draw per parameter, in order. */
+static void glorot_init(const nplm__mlp_spec_t *s, uint64_t seed, int bias_glorot, double *p) {
+  nplm__rng_t r;
+  nplm__rng_init(&r, seed, nplm__rng_stream(NPLM__RNG_INIT, 0));
+  for (size_t l = 1; l < s->n_layers; l++) {
+    const size_t nin = s->units[l - 1], nout = s->units[l];
+    const double a = sqrt(6.0 / (double)(nin + nout)), ab = sqrt(3.0 / (double)nout);
+    for (size_t i = 0; i < nin * nout; i++)
+      p[s->w_off[l] + i] = a * (2.0 * nplm__rng_uniform(&r) - 1.0);
+    for (size_t j = 0; j < nout; j++) {
+      double u = nplm__rng_uniform(&r);
+      p[s->b_off[l] + j] = bias_glorot ? ab * (2.0 * u - 1.0) : 0.0;
+    }
+  }
+}
+
+static void clip_box(const nplm__mlp_spec_t *s, double c, int clip_biases, double *lo,
+                     double *hi) {
+  for (size_t l = 1; l < s->n_layers; l++) {
+    const size_t nin = s->units[l - 1], nout = s->units[l];
+    for (size_t i = 0; i < nin * nout; i++) {
+      lo[s->w_off[l] + i] = -c;
+      hi[s->w_off[l] + i] = c;
+    }
+    for (size_t j = 0; j < nout; j++) {
+      lo[s->b_off[l] + j] = clip_biases ? -c : -(double)INFINITY;
+      hi[s->b_off[l] + j] = clip_biases ? c : (double)INFINITY;
+    }
+  }
+}
+
+static nplm_status_t ensure_pool(nplm_test_t *t, int threads) {
+  if (t->pool && nplm__pool_threads(t->pool) == threads) return NPLM_OK;
+  nplm__pool_free(t->pool);
+  t->pool = NULL;
+  if (threads <= 1) return NPLM_OK;
+  return nplm__pool_create(threads, &t->pool);
+}
+
+nplm_status_t nplm_test_run(nplm_test_t *t, const double *x, size_t n, size_t d, const double *w,
+                            double *t_value) {
+  static const char fn[] = "nplm_test_run";
+  nplm__clear_error();
+  if (!t) return nplm__fail(NPLM_EINVAL, "%s: t is NULL", fn);
+  if (!t_value) return fail_on(t, nplm__fail(NPLM_EINVAL, "%s: t_value is NULL", fn));
+  if (!t->has_ref)
+    return fail_on(t, nplm__fail(NPLM_ESTATE, "%s: no reference: call nplm_test_set_reference "
+                                              "first", fn));
+  if (d != t->family->d)
+    return fail_on(t, nplm__fail(NPLM_EINVAL, "%s: d = %zu but the model has %zu inputs", fn, d,
+                                 t->family->d));
+  nplm_status_t s = nplm__check_events(fn, "x", x, n, d, "w", w);
+  if (s != NPLM_OK) return fail_on(t, s);
+
+  const double t0 = nplm__now();
+  const nplm__mlp_spec_t *spec = &t->family->spec;
+  const size_t P = spec->n_params;
+  double sum_w = 0.0;
+  for (size_t i = 0; i < n; i++) sum_w += w ? w[i] : 1.0;
+
+  nplm__events_t data = {0, d, 0, NULL, NULL, NULL};
+  nplm_model_t *fitted = NULL;
+  double *buf = NULL;
+  fit_ctx_t c;
+  memset(&c, 0, sizeof c);
+
+  s = nplm__events_pack(&data, x, n, d, w, 0.0, 1.0);
+  if (s != NPLM_OK) goto out;
+  int threads = (int)nplm__test_opt(t, NPLM_OPT_THREADS);
+  if (threads == 0) threads = nplm__cpu_count();
+  size_t n_tasks = t->ref.n_blocks + data.n_blocks;
+  if ((size_t)threads > n_tasks) threads = (int)n_tasks;
+  s = ensure_pool(t, threads);
+  if (s != NPLM_OK) goto out;
+  threads = nplm__pool_threads(t->pool);
+
+  c.t = t;
+  c.spec = spec;
+  c.kern = nplm__mlp_kernels();
+  c.ref = &t->ref;
+  c.data = &data;
+  c.n_tasks = n_tasks;
+  c.work_n = nplm__mlp_work_size(spec);
+  c.t0 = t0;
+  c.last_progress = t0;
+  c.hist_status = NPLM_OK;
+  size_t n_buf = n_tasks * (P + 1) + (size_t)threads * c.work_n + 3 * P;
+  buf = nplm__malloc_array(n_buf, sizeof *buf);
+  fitted = nplm__model_clone(t->family);
+  if (!buf || !fitted) {
+    s = nplm__fail(NPLM_ENOMEM, "%s: out of memory", fn);
+    goto out;
+  }
+  c.slots = buf;
+  c.work = c.slots + n_tasks * (P + 1);
+  double *params = c.work + (size_t)threads * c.work_n, *lo = params + P, *hi = lo + P;
+
+  double clip = nplm__test_opt(t, NPLM_OPT_WEIGHT_CLIP);
+  if (clip == 0.0) clip = t->family->clip;
+  fitted->clip = clip;
+  clip_box(spec, clip, (int)nplm__test_opt(t, NPLM_OPT_CLIP_BIASES), lo, hi);
+  if ((int)nplm__test_opt(t, NPLM_OPT_INIT) == NPLM_INIT_FROM_MODEL)
+    memcpy(params, t->family->params, P * sizeof *params);
+  else
+    glorot_init(spec, (uint64_t)nplm__test_opt(t, NPLM_OPT_SEED),
+                (int)nplm__test_opt(t, NPLM_OPT_BIAS_INIT) == NPLM_BIAS_INIT_GLOROT, params);
+
+  t->hist_n = 0;
+  c.patience = (int64_t)nplm__test_opt(t, NPLM_OPT_PATIENCE);
+  nplm__optim_report_t rep;
+  const double gtol = nplm__test_opt(t, NPLM_OPT_GRADIENT_TOLERANCE) * t->n_expected;
+  if ((int)nplm__test_opt(t, NPLM_OPT_OPTIMIZER) == NPLM_OPTIMIZER_LBFGSB) {
+    nplm__lbfgsb_opts_t o = {(int64_t)nplm__test_opt(t, NPLM_OPT_MAX_ITERATIONS),
+                             nplm__test_opt(t, NPLM_OPT_TOLERANCE), gtol,
+                             (int)nplm__test_opt(t, NPLM_OPT_LBFGS_MEMORY)};
+    c.total = o.max_iter;
+    s = nplm__lbfgsb(P, params, lo, hi, objective, monitor, &c, &o, &rep);
+  } else {
+    nplm__adam_opts_t o = {(int64_t)nplm__test_opt(t, NPLM_OPT_EPOCHS),
+                           nplm__test_opt(t, NPLM_OPT_LEARNING_RATE),
+                           nplm__test_opt(t, NPLM_OPT_ADAM_BETA1),
+                           nplm__test_opt(t, NPLM_OPT_ADAM_BETA2),
+                           nplm__test_opt(t, NPLM_OPT_ADAM_EPSILON), gtol};
+    c.total = o.epochs;
+    s = nplm__adam(P, params, lo, hi, objective, monitor, &c, &o, &rep);
+  }
+  if (s == NPLM_ECANCELED) {
+    s = c.hist_status == NPLM_ENOMEM ? nplm__fail(NPLM_ENOMEM, "%s: out of memory", fn)
+                                     : nplm__fail(NPLM_ECANCELED, "%s: canceled by the progress "
+                                                                  "callback", fn);
+  }
+  if (s != NPLM_OK && s != NPLM_ENOCONV) goto out;
+  if (!(c.patience > 0 && rep.iterations % c.patience == 0 && rep.iterations > 0) &&
+      history_push(t, rep.iterations, -2.0 * rep.f)) {
+    s = nplm__fail(NPLM_ENOMEM, "%s: out of memory", fn);
+    goto out;
+  }
+  if (s == NPLM_ENOCONV)
+    nplm__fail(NPLM_ENOCONV, "%s: L-BFGS-B reached %lld iterations before its tolerance", fn,
+               (long long)rep.iterations);
+  memcpy(fitted->params, params, P * sizeof *params);
+  nplm_model_free(t->fitted);
+  t->fitted = fitted;
+  fitted = NULL;
+  t->has_result = 1;
+  t->loss = rep.f;
+  t->t_value = -2.0 * rep.f;
+  t->iterations = rep.iterations;
+  t->evaluations = rep.evaluations;
+  t->converged = rep.converged;
+  t->pg_norm = rep.pg_norm;
+  t->threads = threads;
+  t->n_data = n;
+  t->sum_data_w = sum_w;
+  t->seconds = nplm__now() - t0;
+  *t_value = t->t_value;
+out:
+  if (s != NPLM_OK && s != NPLM_ENOCONV) {
+    clear_result(t);
+    nplm__copy_error(t->msg);
+  } else if (s == NPLM_ENOCONV) {
+    nplm__copy_error(t->msg);
+  }
+  nplm_model_free(fitted);
+  nplm__free(buf);
+  nplm__events_free(&data);
+  return s;
+}
+
+nplm_status_t nplm_test_result(const nplm_test_t *t, nplm_result_t key, double *value) {
+  static const char fn[] = "nplm_test_result";
+  nplm__clear_error();
+  if (!t) return nplm__fail(NPLM_EINVAL, "%s: t is NULL", fn);
+  if (!value) return nplm__fail(NPLM_EINVAL, "%s: value is NULL", fn);
+  if (!t->has_result) return nplm__fail(NPLM_ESTATE, "%s: no result: run the test first", fn);
+  switch (key) {
+    case NPLM_RESULT_T: *value = t->t_value; return NPLM_OK;
+    case NPLM_RESULT_LOSS: *value = t->loss; return NPLM_OK;
+    case NPLM_RESULT_ITERATIONS: *value = (double)t->iterations; return NPLM_OK;
+    case NPLM_RESULT_CONVERGED: *value = t->converged; return NPLM_OK;
+    case NPLM_RESULT_SECONDS: *value = t->seconds; return NPLM_OK;
+    case NPLM_RESULT_EVALUATIONS: *value = (double)t->evaluations; return NPLM_OK;
+    case NPLM_RESULT_GRADIENT_NORM: *value = t->pg_norm; return NPLM_OK;
+    case NPLM_RESULT_THREADS: *value = t->threads; return NPLM_OK;
+    case NPLM_RESULT_N_DATA: *value = (double)t->n_data; return NPLM_OK;
+    case NPLM_RESULT_SUM_DATA_WEIGHTS: *value = t->sum_data_w; return NPLM_OK;
+  }
+  return nplm__fail(NPLM_EINVAL, "%s: unknown result key %d", fn, (int)key);
+}
+
+nplm_status_t nplm_test_history(const nplm_test_t *t, int64_t *epochs, double *t_values,
+                                size_t capacity, size_t *count) {
+  static const char fn[] = "nplm_test_history";
+  nplm__clear_error();
+  if (!t) return nplm__fail(NPLM_EINVAL, "%s: t is NULL", fn);
+  if (!count) return nplm__fail(NPLM_EINVAL, "%s: count is NULL", fn);
+  if (capacity > 0 && !epochs && !t_values)
+    return nplm__fail(NPLM_EINVAL, "%s: capacity > 0 but both buffers are NULL", fn);
+  if (!t->has_result) return nplm__fail(NPLM_ESTATE, "%s: no result: run the test first", fn);
+  size_t m = capacity < t->hist_n ? capacity : t->hist_n;
+  if (epochs) memcpy(epochs, t->hist_epoch, m * sizeof *epochs);
+  if (t_values) memcpy(t_values, t->hist_t, m * sizeof *t_values);
+  *count = t->hist_n;
+  return NPLM_OK;
+}
+
+nplm_status_t nplm_test_fitted_model(const nplm_test_t *t, const nplm_model_t **f) {
+  static const char fn[] = "nplm_test_fitted_model";
+  nplm__clear_error();
+  if (!t) return nplm__fail(NPLM_EINVAL, "%s: t is NULL", fn);
+  if (!f) return nplm__fail(NPLM_EINVAL, "%s: f is NULL", fn);
+  if (!t->has_result) return nplm__fail(NPLM_ESTATE, "%s: no result: run the test first", fn);
+  *f = t->fitted;
+  return NPLM_OK;
+}

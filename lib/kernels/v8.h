@@ -161,16 +161,16 @@ static inline v8 v8_pow2_of_shifted(v8 h, v8 shift) {
 
 /* e^r for |r| <= ln2/2 + tiny: degree-12 Taylor polynomial (truncation < 2e-16). */
 static inline v8 v8_exp_poly(v8 r) {
-  v8 p = v8_set1(0x1.6124613a86d09p-33);
-  p = v8_fma(p, r, v8_set1(0x1.71de3a556c734p-29));
-  p = v8_fma(p, r, v8_set1(0x1.ae64567f544e4p-26));
-  p = v8_fma(p, r, v8_set1(0x1.71de3a556c734p-22));
-  p = v8_fma(p, r, v8_set1(0x1.a01a01a01a01ap-19));
-  p = v8_fma(p, r, v8_set1(0x1.a01a01a01a01ap-16));
-  p = v8_fma(p, r, v8_set1(0x1.6c16c16c16c17p-13));
-  p = v8_fma(p, r, v8_set1(0x1.1111111111111p-7));
-  p = v8_fma(p, r, v8_set1(0x1.5555555555555p-5));
-  p = v8_fma(p, r, v8_set1(0x1.5555555555555p-3));
+  v8 p = v8_set1(0x1.1eed8eff8d898p-29); /* 1/12! */
+  p = v8_fma(p, r, v8_set1(0x1.ae64567f544e4p-26)); /* 1/11! */
+  p = v8_fma(p, r, v8_set1(0x1.27e4fb7789f5cp-22)); /* 1/10! */
+  p = v8_fma(p, r, v8_set1(0x1.71de3a556c734p-19)); /* 1/9! */
+  p = v8_fma(p, r, v8_set1(0x1.a01a01a01a01ap-16)); /* 1/8! */
+  p = v8_fma(p, r, v8_set1(0x1.a01a01a01a01ap-13)); /* 1/7! */
+  p = v8_fma(p, r, v8_set1(0x1.6c16c16c16c17p-10)); /* 1/6! */
+  p = v8_fma(p, r, v8_set1(0x1.1111111111111p-7)); /* 1/5! */
+  p = v8_fma(p, r, v8_set1(0x1.5555555555555p-5)); /* 1/4! */
+  p = v8_fma(p, r, v8_set1(0x1.5555555555555p-3)); /* 1/3! */
   p = v8_fma(p, r, v8_set1(0.5));
   p = v8_fma(p, r, v8_set1(1.0));
   return v8_fma(p, r, v8_set1(1.0));

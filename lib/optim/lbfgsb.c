@@ -8,6 +8,9 @@
  * below tolerance, or when not even a steepest-descent step decreases f (numerical floor). */
 #include <math.h>
 #include <string.h>
+#ifdef NPLM_DEBUG_LBFGSB
+#include <stdio.h>
+#endif
 
 #include "optim/optim.h"
 
@@ -116,15 +119,31 @@ nplm_status_t nplm__lbfgsb(size_t n, double *x, const double *lo, const double *
       }
     }
 
-    /* Armijo backtracking along the projection path */
+    /* Armijo backtracking along the projection path x(a) = P(x + a d). When the projection
+       spoils the descent (a variable clipped at its bound was part of the quasi-Newton
+       trade-off), fall back to the feasible segment x + a d, a <= a_max, on which the
+       decrease is a d.g < 0 by construction; the variable that hits its bound becomes
+       active at the next iteration. */
     double a = 1.0, fn = f;
-    int accepted = 0;
+    int accepted = 0, truncated = 0;
     for (int bt = 0; bt < MAX_BACKTRACKS; bt++) {
       for (size_t i = 0; i < n; i++) xn[i] = x[i] + a * d[i];
       nplm__project(n, xn, lo, hi);
       double decrease = 0.0;
       for (size_t i = 0; i < n; i++) decrease += g[i] * (xn[i] - x[i]);
-      if (!(decrease < 0.0)) break; /* the projected step went nowhere */
+      if (!(decrease < 0.0)) {
+        if (truncated) break; /* the step went nowhere */
+        double amax = a;
+        for (size_t i = 0; i < n; i++) {
+          if (d[i] < 0.0 && x[i] + amax * d[i] < lo[i]) amax = (lo[i] - x[i]) / d[i];
+          if (d[i] > 0.0 && x[i] + amax * d[i] > hi[i]) amax = (hi[i] - x[i]) / d[i];
+        }
+        truncated = 1;
+        if (!(amax > 0.0)) break;
+        a = amax;
+        bt--;
+        continue;
+      }
       st = obj(ctx, xn, &fn, gn);
       rep->evaluations++;
       if (st != NPLM_OK && st != NPLM_ENUMERIC) goto out;
@@ -145,6 +164,15 @@ nplm_status_t nplm__lbfgsb(size_t n, double *x, const double *lo, const double *
       a = next;
     }
     if (!accepted) {
+#ifdef NPLM_DEBUG_LBFGSB
+      {
+        double dg = dot(n, d, g), dn = 0, qn = 0;
+        for (size_t i = 0; i < n; i++) { dn = fmax(dn, fabs(d[i])); qn = fmax(qn, fabs(q[i])); }
+        fprintf(stderr, "ls fail it %lld steep %d mem %d f %.17g fn %.17g a %g d.g %g |d| %g |q| %g pg %g\n",
+                (long long)rep->iterations, steepest_only, mem.count, f, fn, a, dg, dn, qn, rep->pg_norm);
+        for (size_t i = 0; i < n; i++) fprintf(stderr, "  x %g g %g d %g lo %g hi %g\n", x[i], g[i], d[i], lo[i], hi[i]);
+      }
+#endif
       if (steepest_only || mem.count == 0) {
         rep->converged = 1; /* no decrease possible even along -g: numerical floor */
         break;

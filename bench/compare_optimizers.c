@@ -1,0 +1,76 @@
+/* Adam (300000 full-batch epochs, the anchors' recipe) against L-BFGS-B on 1D benchmark toys:
+ * same reference, same toy, same Glorot start. Prints one JSON line per toy.
+ * Usage: compare_optimizers [--toys K] [--first k0] [--epochs E] [--threads N] [--clip C] */
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "../examples/samples.h"
+#include "nplm/nplm.h"
+
+#define N_REF 200000
+#define N_EXPECTED 2000.0
+
+static int fit(nplm_test_t *t, int optimizer, const double *x, size_t n, double *tv, double *secs,
+               double *iters, double *conv) {
+  nplm_status_t s = nplm_test_set_int(t, NPLM_OPT_OPTIMIZER, optimizer);
+  if (s == NPLM_OK) s = nplm_test_run(t, x, n, 1, NULL, tv);
+  if (s != NPLM_OK && s != NPLM_ENOCONV) {
+    fprintf(stderr, "compare: %s\n", nplm_test_last_error(t));
+    return 1;
+  }
+  if (nplm_test_result(t, NPLM_RESULT_SECONDS, secs) != NPLM_OK ||
+      nplm_test_result(t, NPLM_RESULT_ITERATIONS, iters) != NPLM_OK ||
+      nplm_test_result(t, NPLM_RESULT_CONVERGED, conv) != NPLM_OK)
+    return 1;
+  return 0;
+}
+
+int main(int argc, char **argv) {
+  int toys = 1, first = 0, threads = 0;
+  long epochs = 300000;
+  double clip = 9.0;
+  for (int i = 1; i + 1 < argc; i += 2) {
+    if (strcmp(argv[i], "--toys") == 0) toys = atoi(argv[i + 1]);
+    else if (strcmp(argv[i], "--first") == 0) first = atoi(argv[i + 1]);
+    else if (strcmp(argv[i], "--epochs") == 0) epochs = atol(argv[i + 1]);
+    else if (strcmp(argv[i], "--threads") == 0) threads = atoi(argv[i + 1]);
+    else if (strcmp(argv[i], "--clip") == 0) clip = atof(argv[i + 1]);
+    else return 2;
+  }
+  double *ref = malloc(N_REF * sizeof *ref), *data = malloc(4000 * sizeof *data);
+  if (!ref || !data) return 1;
+  sample_rng_t r = {1};
+  for (size_t i = 0; i < N_REF; i++) ref[i] = sample_exponential(&r);
+  const size_t layers[] = {1, 4, 1};
+  nplm_model_t *m = NULL;
+  nplm_test_t *t = NULL;
+  if (nplm_model_create_mlp(&m, layers, 3, clip) != NPLM_OK || nplm_test_create(&t, m, NULL) ||
+      nplm_test_set_reference(t, ref, N_REF, 1, NULL, N_EXPECTED) ||
+      nplm_test_set_int(t, NPLM_OPT_THREADS, threads) ||
+      nplm_test_set_int(t, NPLM_OPT_EPOCHS, epochs) ||
+      nplm_test_set_int(t, NPLM_OPT_PATIENCE, 0))
+    return 1;
+  for (int k = first; k < first + toys; k++) {
+    sample_rng_t rt = {1000 + (uint64_t)k};
+    size_t n = sample_poisson(&rt, N_EXPECTED);
+    if (n > 4000) n = 4000;
+    for (size_t i = 0; i < n; i++) data[i] = sample_exponential(&rt);
+    if (nplm_test_set_int(t, NPLM_OPT_SEED, k) != NPLM_OK) return 1;
+    double ta, sa, ia, ca, tl, sl, il, cl;
+    if (fit(t, NPLM_OPTIMIZER_LBFGSB, data, n, &tl, &sl, &il, &cl) ||
+        fit(t, NPLM_OPTIMIZER_ADAM, data, n, &ta, &sa, &ia, &ca))
+      return 1;
+    printf("{\"toy\":%d,\"n_data\":%zu,\"clip\":%g,\"t_adam\":%.6f,\"adam_epochs\":%.0f,"
+           "\"adam_s\":%.2f,\"t_lbfgsb\":%.6f,\"lbfgsb_iterations\":%.0f,\"lbfgsb_converged\":%.0f,"
+           "\"lbfgsb_s\":%.3f,\"rel_diff\":%.3e}\n",
+           k, n, clip, ta, ia, sa, tl, il, cl, sl, (tl - ta) / fabs(ta));
+    fflush(stdout);
+  }
+  nplm_test_free(t);
+  nplm_model_free(m);
+  free(ref);
+  free(data);
+  return 0;
+}

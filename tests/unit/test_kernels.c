@@ -1,0 +1,297 @@
+/* The MLP block kernels: exp accuracy, loss and gradient against an independent scalar
+ * implementation and against central finite differences, and identical bits on every
+ * instruction-set path. */
+#include <criterion/criterion.h>
+#include <float.h>
+#include <math.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "kernels/mlp.h"
+
+static uint64_t lcg_state = 88172645463325252ull;
+static double urand(void) { /* uniform in [0, 1) */
+  lcg_state ^= lcg_state << 13;
+  lcg_state ^= lcg_state >> 7;
+  lcg_state ^= lcg_state << 17;
+  return (double)(lcg_state >> 11) * 0x1.0p-53;
+}
+
+/* Independent reference: per event, plain loops and libm exp. */
+static double ref_forward(const nplm__mlp_spec_t *s, const double *p, const double *xe,
+                          double act[][64]) {
+  for (size_t i = 0; i < s->units[0]; i++) act[0][i] = xe[i];
+  for (size_t l = 1; l < s->n_layers; l++) {
+    for (size_t j = 0; j < s->units[l]; j++) {
+      double z = p[s->b_off[l] + j];
+      for (size_t i = 0; i < s->units[l - 1]; i++)
+        z += p[s->w_off[l] + j * s->units[l - 1] + i] * act[l - 1][i];
+      act[l][j] = l + 1 < s->n_layers ? 1.0 / (1.0 + exp(-z)) : z;
+    }
+  }
+  return act[s->n_layers - 1][0];
+}
+
+/* loss and gradient of sum_e ca (e^f - 1) - cb f over events stored row-major */
+static double ref_loss_grad(const nplm__mlp_spec_t *s, const double *p, const double *x, size_t n,
+                            const double *ca, const double *cb, double *g) {
+  double act[16][64], delta[16][64], loss = 0;
+  if (g) memset(g, 0, s->n_params * sizeof *g);
+  const size_t nl = s->n_layers, d = s->units[0];
+  for (size_t e = 0; e < n; e++) {
+    double f = ref_forward(s, p, x + e * d, act);
+    loss += ca[e] * (exp(f) - 1) - cb[e] * f;
+    if (!g) continue;
+    delta[nl - 1][0] = ca[e] * exp(f) - cb[e];
+    for (size_t l = nl - 1; l >= 1; l--) {
+      for (size_t j = 0; j < s->units[l]; j++) {
+        for (size_t i = 0; i < s->units[l - 1]; i++)
+          g[s->w_off[l] + j * s->units[l - 1] + i] += delta[l][j] * act[l - 1][i];
+        g[s->b_off[l] + j] += delta[l][j];
+      }
+      if (l == 1) break;
+      for (size_t i = 0; i < s->units[l - 1]; i++) {
+        double sum = 0;
+        for (size_t j = 0; j < s->units[l]; j++)
+          sum += p[s->w_off[l] + j * s->units[l - 1] + i] * delta[l][j];
+        delta[l - 1][i] = sum * act[l - 1][i] * (1 - act[l - 1][i]);
+      }
+    }
+  }
+  return loss;
+}
+
+typedef struct problem {
+  nplm__mlp_spec_t spec;
+  size_t n, n_blocks, d;
+  double *x, *xb, *ca, *cb, *p, *work;
+} problem_t;
+
+static void make_problem(problem_t *pr, const size_t *units, size_t nl, size_t n, double pscale) {
+  cr_assert_eq(nplm__mlp_spec_init(&pr->spec, units, nl), 0);
+  pr->n = n;
+  pr->d = units[0];
+  pr->n_blocks = (n + NPLM__BLOCK - 1) / NPLM__BLOCK;
+  size_t slots = pr->n_blocks * NPLM__BLOCK;
+  pr->x = calloc(n * pr->d, sizeof(double));
+  pr->xb = calloc(slots * pr->d, sizeof(double));
+  pr->ca = calloc(slots, sizeof(double));
+  pr->cb = calloc(slots, sizeof(double));
+  pr->p = calloc(pr->spec.n_params, sizeof(double));
+  pr->work = calloc(nplm__mlp_work_size(&pr->spec), sizeof(double));
+  for (size_t i = 0; i < n * pr->d; i++) pr->x[i] = -log(1 - urand());
+  for (size_t e = 0; e < n; e++) {
+    if (e % 3 == 0) pr->cb[e] = 0.5 + urand();
+    else pr->ca[e] = 0.01 + 0.02 * urand();
+  }
+  for (size_t k = 0; k < pr->n_blocks; k++)
+    for (size_t j = 0; j < pr->d; j++)
+      for (size_t e = 0; e < NPLM__BLOCK; e++) {
+        size_t ev = k * NPLM__BLOCK + e;
+        pr->xb[(k * pr->d + j) * NPLM__BLOCK + e] = ev < n ? pr->x[ev * pr->d + j] : 0.0;
+      }
+  for (size_t i = 0; i < pr->spec.n_params; i++) pr->p[i] = pscale * (2 * urand() - 1);
+}
+
+static void free_problem(problem_t *pr) {
+  free(pr->x);
+  free(pr->xb);
+  free(pr->ca);
+  free(pr->cb);
+  free(pr->p);
+  free(pr->work);
+}
+
+static double kernel_loss_grad(const nplm__mlp_kernels_t *k, problem_t *pr, const double *p,
+                               double *g) {
+  double total = 0, lb;
+  double *gb = calloc(pr->spec.n_params, sizeof(double));
+  if (g) memset(g, 0, pr->spec.n_params * sizeof *g);
+  for (size_t b = 0; b < pr->n_blocks; b++) {
+    k->loss(&pr->spec, p, pr->xb + b * pr->d * NPLM__BLOCK, pr->ca + b * NPLM__BLOCK,
+            pr->cb + b * NPLM__BLOCK, pr->work, &lb, g ? gb : NULL);
+    total += lb;
+    if (g)
+      for (size_t i = 0; i < pr->spec.n_params; i++) g[i] += gb[i];
+  }
+  free(gb);
+  return total;
+}
+
+Test(exp, accurate_to_two_ulp_over_the_whole_range) {
+  double worst = 0;
+  for (int i = 0; i < 200000; i++) {
+    double x = -745.0 + 1454.0 * urand();
+    double got = nplm__exp(x), want = exp(x);
+    if (want < DBL_MIN) continue; /* subnormal results: checked below */
+    double ulps = fabs(got - want) / (nextafter(want, INFINITY) - want);
+    if (ulps > worst) worst = ulps;
+  }
+  cr_assert(worst <= 2.0, "worst error %g ulp", worst);
+  for (int i = 0; i < 100000; i++) { /* the reduced range, densely */
+    double x = -1 + 2 * urand();
+    double want = exp(x);
+    cr_assert(fabs(nplm__exp(x) - want) <= 2 * (nextafter(want, INFINITY) - want));
+  }
+}
+
+Test(exp, special_values) {
+  cr_assert_eq(nplm__exp(0.0), 1.0);
+  cr_assert(isinf(nplm__exp(710.0)) && nplm__exp(710.0) > 0);
+  cr_assert(isinf(nplm__exp(INFINITY)));
+  cr_assert_eq(nplm__exp(-746.0), 0.0);
+  cr_assert_eq(nplm__exp(-INFINITY), 0.0);
+  cr_assert(isnan(nplm__exp(NAN)));
+  cr_assert(isfinite(nplm__exp(709.78)));
+  /* subnormal results agree with libm to within one subnormal step */
+  for (double x = -744.0; x < -708.5; x += 0.37) {
+    double got = nplm__exp(x), want = exp(x);
+    cr_assert(fabs(got - want) <= fmax(2 * 0x1p-1074, 4e-16 * want), "x=%g", x);
+  }
+}
+
+/* 1-1 network (f = w x + b) on three events, by hand:
+ * L = 0.5 (e^{w x1 + b} - 1) + 0.25 (e^{w x2 + b} - 1) - 2 (w x3 + b). */
+Test(loss, hand_computed_three_events) {
+  const size_t units[] = {1, 1};
+  nplm__mlp_spec_t s;
+  cr_assert_eq(nplm__mlp_spec_init(&s, units, 2), 0);
+  cr_assert_eq(s.n_params, 2u);
+  double xb[NPLM__BLOCK] = {0.5, 2.0, 1.0}, ca[NPLM__BLOCK] = {0.5, 0.25, 0.0},
+         cb[NPLM__BLOCK] = {0.0, 0.0, 2.0};
+  const double w = 0.3, b = -0.2, p[2] = {w, b};
+  double *work = calloc(nplm__mlp_work_size(&s), sizeof(double));
+  double loss, g[2];
+  const nplm__mlp_kernels_t *k = nplm__mlp_kernels();
+  k->loss(&s, p, xb, ca, cb, work, &loss, g);
+  double e1 = exp(w * 0.5 + b), e2 = exp(w * 2.0 + b);
+  double want = 0.5 * (e1 - 1) + 0.25 * (e2 - 1) - 2 * (w * 1.0 + b);
+  double gw = 0.5 * e1 * 0.5 + 0.25 * e2 * 2.0 - 2 * 1.0;
+  double gb = 0.5 * e1 + 0.25 * e2 - 2;
+  cr_assert(fabs(loss - want) <= 4 * DBL_EPSILON * fabs(want), "%.17g vs %.17g", loss, want);
+  cr_assert(fabs(g[0] - gw) <= 8 * DBL_EPSILON * fabs(gw));
+  cr_assert(fabs(g[1] - gb) <= 8 * DBL_EPSILON * fabs(gb));
+  free(work);
+}
+
+static void check_against_reference(const size_t *units, size_t nl, size_t n, double pscale) {
+  problem_t pr;
+  make_problem(&pr, units, nl, n, pscale);
+  const size_t P = pr.spec.n_params;
+  double *g = calloc(P, sizeof(double)), *gr = calloc(P, sizeof(double));
+  double l = kernel_loss_grad(nplm__mlp_kernels(), &pr, pr.p, g);
+  double lr = ref_loss_grad(&pr.spec, pr.p, pr.x, n, pr.ca, pr.cb, gr);
+  double gscale = 0;
+  for (size_t i = 0; i < P; i++) gscale = fmax(gscale, fabs(gr[i]));
+  cr_assert(fabs(l - lr) <= 1e-12 * (1 + fabs(lr)), "loss %.17g vs %.17g", l, lr);
+  for (size_t i = 0; i < P; i++)
+    cr_assert(fabs(g[i] - gr[i]) <= 1e-11 * (gscale + fabs(gr[i])), "grad[%zu] %.17g vs %.17g", i,
+              g[i], gr[i]);
+  double lonly;
+  lonly = kernel_loss_grad(nplm__mlp_kernels(), &pr, pr.p, NULL);
+  cr_assert_eq(lonly, l, "the loss must not depend on whether the gradient is wanted");
+  free(g);
+  free(gr);
+  free_problem(&pr);
+}
+
+Test(loss, matches_scalar_reference_1d) {
+  const size_t u[] = {1, 4, 1};
+  check_against_reference(u, 3, 1000, 2.0);
+}
+
+Test(loss, matches_scalar_reference_5d) {
+  const size_t u[] = {5, 5, 5, 5, 1};
+  check_against_reference(u, 5, 777, 1.0);
+}
+
+Test(loss, matches_scalar_reference_wide_and_saturated) {
+  const size_t u[] = {3, 17, 9, 1};
+  check_against_reference(u, 4, 300, 6.0);
+}
+
+/* Central finite differences of the kernel's own loss, per parameter. */
+static void check_finite_differences(const size_t *units, size_t nl, double pscale) {
+  problem_t pr;
+  make_problem(&pr, units, nl, 200, pscale);
+  const size_t P = pr.spec.n_params;
+  double *g = calloc(P, sizeof(double)), *q = calloc(P, sizeof(double));
+  kernel_loss_grad(nplm__mlp_kernels(), &pr, pr.p, g);
+  for (size_t i = 0; i < P; i++) {
+    memcpy(q, pr.p, P * sizeof *q);
+    double h = 1e-5 * fmax(1.0, fabs(pr.p[i]));
+    q[i] = pr.p[i] + h;
+    double lp = kernel_loss_grad(nplm__mlp_kernels(), &pr, q, NULL);
+    q[i] = pr.p[i] - h;
+    double lm = kernel_loss_grad(nplm__mlp_kernels(), &pr, q, NULL);
+    double fd = (lp - lm) / (2 * h);
+    cr_assert(fabs(fd - g[i]) <= 1e-6 * (1 + fabs(g[i])), "param %zu: fd %.12g grad %.12g", i,
+              fd, g[i]);
+  }
+  free(g);
+  free(q);
+  free_problem(&pr);
+}
+
+Test(gradient, finite_differences_1d) {
+  const size_t u[] = {1, 4, 1};
+  check_finite_differences(u, 3, 3.0);
+}
+
+Test(gradient, finite_differences_5d) {
+  const size_t u[] = {5, 5, 5, 5, 1};
+  check_finite_differences(u, 5, 1.5);
+}
+
+/* Every compiled instruction-set path gives the same bits as the portable one. */
+Test(dispatch, all_paths_bit_identical) {
+  const char *names[] = {"avx512", "avx2", "baseline"};
+  const size_t u[] = {5, 5, 5, 5, 1};
+  problem_t pr;
+  make_problem(&pr, u, 5, 1000, 2.0);
+  const size_t P = pr.spec.n_params;
+  const nplm__mlp_kernels_t *base = nplm__mlp_kernels_by_name("baseline");
+  cr_assert_not_null(base);
+  cr_assert_not_null(nplm__mlp_kernels());
+  double *g0 = calloc(P, sizeof(double)), *g1 = calloc(P, sizeof(double));
+  double l0 = kernel_loss_grad(base, &pr, pr.p, g0);
+  int tested = 0;
+  for (int i = 0; i < 3; i++) {
+    const nplm__mlp_kernels_t *k = nplm__mlp_kernels_by_name(names[i]);
+    if (!k) continue;
+    tested++;
+    double l1 = kernel_loss_grad(k, &pr, pr.p, g1);
+    cr_assert(memcmp(&l0, &l1, sizeof l0) == 0, "%s loss differs", names[i]);
+    cr_assert(memcmp(g0, g1, P * sizeof *g0) == 0, "%s gradient differs", names[i]);
+    double f0[NPLM__BLOCK], f1[NPLM__BLOCK];
+    base->forward(&pr.spec, pr.p, pr.xb, pr.work, f0);
+    k->forward(&pr.spec, pr.p, pr.xb, pr.work, f1);
+    cr_assert(memcmp(f0, f1, sizeof f0) == 0, "%s forward differs", names[i]);
+  }
+  cr_assert(tested >= 1);
+  cr_assert_null(nplm__mlp_kernels_by_name("no-such-path"));
+  free(g0);
+  free(g1);
+  free_problem(&pr);
+}
+
+Test(spec, shapes_and_offsets) {
+  nplm__mlp_spec_t s;
+  const size_t u5[] = {5, 5, 5, 5, 1};
+  cr_assert_eq(nplm__mlp_spec_init(&s, u5, 5), 0);
+  cr_assert_eq(s.n_params, 96u);
+  cr_assert_eq(s.w_off[1], 0u);
+  cr_assert_eq(s.b_off[1], 25u);
+  cr_assert_eq(s.w_off[2], 30u);
+  cr_assert_eq(s.w_off[4], 90u);
+  cr_assert_eq(s.b_off[4], 95u);
+  const size_t u1[] = {1, 4, 1};
+  cr_assert_eq(nplm__mlp_spec_init(&s, u1, 3), 0);
+  cr_assert_eq(s.n_params, 13u);
+  const size_t bad_out[] = {2, 3, 2};
+  cr_assert_eq(nplm__mlp_spec_init(&s, bad_out, 3), -1);
+  const size_t zero[] = {2, 0, 1};
+  cr_assert_eq(nplm__mlp_spec_init(&s, zero, 3), -1);
+  cr_assert_eq(nplm__mlp_spec_init(&s, u1, 1), -1);
+}

@@ -58,7 +58,9 @@ typedef enum nplm_option {
                                       projected-gradient component, divided by N(R0), falls below
                                       it; default 1e-9. Also sets ::NPLM_RESULT_CONVERGED for
                                       Adam. */
-  NPLM_OPT_LBFGS_MEMORY = 109,   /**< int 1 .. 100; L-BFGS-B correction pairs; default 10. */
+  NPLM_OPT_LBFGS_MEMORY = 109,   /**< int 0 .. 100; L-BFGS-B correction pairs; 0 (default) =
+                                      automatic: a dense quasi-Newton matrix up to 1000
+                                      parameters, 20 pairs above. */
   NPLM_OPT_ADAM_BETA1 = 110,     /**< double in [0, 1); default 0.9. */
   NPLM_OPT_ADAM_BETA2 = 111,     /**< double in [0, 1); default 0.999. */
   NPLM_OPT_ADAM_EPSILON = 112,   /**< double > 0, <= 1; default 1e-7 (Keras). */

@@ -8,9 +8,6 @@
  * below tolerance, or when not even a steepest-descent step decreases f (numerical floor). */
 #include <math.h>
 #include <string.h>
-#ifdef NPLM_DEBUG_LBFGSB
-#include <stdio.h>
-#endif
 
 #include "optim/optim.h"
 
@@ -69,18 +66,97 @@ static void two_loop(memory_t *mem, const double *q_in, double *d) {
   for (size_t i = 0; i < n; i++) d[i] = -d[i];
 }
 
+/* Dense quasi-Newton model for small problems: B approximates the Hessian (BFGS update),
+ * and the step on the free variables solves B_FF d_F = -g_F by Cholesky. Own fixed-order
+ * loops (no LAPACK), so that every machine follows the same iterates. */
+typedef struct {
+  size_t n;
+  int initialised;
+  double *B, *L, *Bs; /* n x n, n x n, n */
+  size_t *free_idx;
+} dense_t;
+
+static void dense_reset(dense_t *D) { D->initialised = 0; }
+
+/* BFGS update B += y y^T / (y.s) - (B s)(B s)^T / (s.B s); before the first update
+ * B = (y.y / y.s) I, the usual scaling. */
+static void dense_update(dense_t *D, const double *s, const double *y, double sy) {
+  const size_t n = D->n;
+  if (!D->initialised) {
+    double gamma = dot(n, y, y) / sy;
+    memset(D->B, 0, n * n * sizeof(double));
+    for (size_t i = 0; i < n; i++) D->B[i * n + i] = gamma;
+    D->initialised = 1;
+  }
+  for (size_t i = 0; i < n; i++) D->Bs[i] = dot(n, D->B + i * n, s);
+  double sBs = dot(n, s, D->Bs);
+  if (!(sBs > 0.0)) return;
+  for (size_t i = 0; i < n; i++)
+    for (size_t j = 0; j < n; j++)
+      D->B[i * n + j] += y[i] * y[j] / sy - D->Bs[i] * D->Bs[j] / sBs;
+}
+
+/* d_F = -(B_FF)^-1 q_F, d_A = 0 (q is zero on active variables). Returns -1 when B_FF is not
+ * numerically positive definite. */
+static int dense_direction(dense_t *D, const double *q, const int *active, double *d) {
+  const size_t n = D->n;
+  size_t m = 0;
+  for (size_t i = 0; i < n; i++)
+    if (!active[i]) D->free_idx[m++] = i;
+  for (size_t i = 0; i < n; i++) d[i] = 0.0;
+  if (m == 0) return 0;
+  double *Lm = D->L;
+  for (size_t a = 0; a < m; a++)
+    for (size_t b = 0; b <= a; b++) Lm[a * m + b] = D->B[D->free_idx[a] * n + D->free_idx[b]];
+  for (size_t j = 0; j < m; j++) { /* Cholesky, lower triangle in place */
+    double diag = Lm[j * m + j];
+    for (size_t k = 0; k < j; k++) diag -= Lm[j * m + k] * Lm[j * m + k];
+    if (!(diag > 1e-300)) return -1;
+    diag = sqrt(diag);
+    Lm[j * m + j] = diag;
+    for (size_t i = j + 1; i < m; i++) {
+      double v = Lm[i * m + j];
+      for (size_t k = 0; k < j; k++) v -= Lm[i * m + k] * Lm[j * m + k];
+      Lm[i * m + j] = v / diag;
+    }
+  }
+  double *z = D->Bs; /* scratch */
+  for (size_t i = 0; i < m; i++) { /* L z = -q_F */
+    double v = -q[D->free_idx[i]];
+    for (size_t k = 0; k < i; k++) v -= Lm[i * m + k] * z[k];
+    z[i] = v / Lm[i * m + i];
+  }
+  for (size_t ii = m; ii-- > 0;) { /* L^T d_F = z */
+    double v = z[ii];
+    for (size_t k = ii + 1; k < m; k++) v -= Lm[k * m + ii] * z[k];
+    z[ii] = v / Lm[ii * m + ii];
+  }
+  for (size_t i = 0; i < m; i++) d[D->free_idx[i]] = z[i];
+  return 0;
+}
+
 nplm_status_t nplm__lbfgsb(size_t n, double *x, const double *lo, const double *hi,
                            nplm__objective_fn obj, nplm__monitor_fn mon, void *ctx,
                            const nplm__lbfgsb_opts_t *o, nplm__optim_report_t *rep) {
   memset(rep, 0, sizeof *rep);
-  const int m = o->memory < 1 ? 1 : o->memory;
-  size_t per = 2 * (size_t)m + 6;
-  double *buf = nplm__calloc(per * n + 2 * (size_t)m, sizeof(double));
-  if (!buf) return nplm__fail(NPLM_ENOMEM, "lbfgsb: out of memory");
+  const int use_dense = o->memory <= 0;
+  const int m = use_dense ? 1 : o->memory;
+  size_t n_doubles = (2 * (size_t)m + 6) * n + 2 * (size_t)m;
+  if (use_dense) n_doubles += 2 * n * n + n;
+  double *buf = nplm__calloc(n_doubles, sizeof(double));
+  size_t *idx = nplm__calloc(n, sizeof(size_t));
+  int *active = nplm__calloc(n, sizeof(int));
+  if (!buf || !idx || !active) {
+    nplm__free(buf);
+    nplm__free(idx);
+    nplm__free(active);
+    return nplm__fail(NPLM_ENOMEM, "lbfgsb: out of memory");
+  }
   memory_t mem = {n, m, 0, 0, buf, buf + (size_t)m * n, buf + 2 * (size_t)m * n,
                   buf + 2 * (size_t)m * n + (size_t)m};
   double *g = mem.alpha + m, *q = g + n, *d = q + n, *xn = d + n, *gn = xn + n, *s = gn + n;
   double *y = q; /* q is free again once the step is taken */
+  dense_t dense = {n, 0, s + n, s + n + n * n, s + n + 2 * n * n, idx};
 
   nplm_status_t st;
   double f;
@@ -101,22 +177,32 @@ nplm_status_t nplm__lbfgsb(size_t n, double *x, const double *lo, const double *
     }
     if (rep->iterations >= o->max_iter) break;
 
-    for (size_t i = 0; i < n; i++) q[i] = is_active(x[i], g[i], lo[i], hi[i]) ? 0.0 : g[i];
-    if (steepest_only || mem.count == 0) {
+    for (size_t i = 0; i < n; i++) {
+      active[i] = is_active(x[i], g[i], lo[i], hi[i]);
+      q[i] = active[i] ? 0.0 : g[i];
+    }
+    int have_model = use_dense ? dense.initialised : mem.count > 0;
+    if (!steepest_only && have_model) {
+      if (use_dense) {
+        if (dense_direction(&dense, q, active, d) != 0) have_model = 0;
+      } else {
+        two_loop(&mem, q, d);
+        for (size_t i = 0; i < n; i++)
+          if (active[i]) d[i] = 0.0;
+      }
+      if (have_model && !(dot(n, d, g) < 0.0)) have_model = 0;
+      if (!have_model) { /* not a descent direction: forget the curvature */
+        mem.count = 0;
+        mem.head = 0;
+        dense_reset(&dense);
+      }
+    }
+    if (steepest_only || !have_model) {
       double qmax = 0.0;
       for (size_t i = 0; i < n; i++)
         if (fabs(q[i]) > qmax) qmax = fabs(q[i]);
       double scale = qmax > 1.0 ? 1.0 / qmax : 1.0;
       for (size_t i = 0; i < n; i++) d[i] = -scale * q[i];
-    } else {
-      two_loop(&mem, q, d);
-      for (size_t i = 0; i < n; i++)
-        if (q[i] == 0.0 && is_active(x[i], g[i], lo[i], hi[i])) d[i] = 0.0;
-      if (!(dot(n, d, g) < 0.0)) { /* not a descent direction: forget the curvature */
-        mem.count = 0;
-        mem.head = 0;
-        continue;
-      }
     }
 
     /* Armijo backtracking along the projection path x(a) = P(x + a d). When the projection
@@ -164,22 +250,14 @@ nplm_status_t nplm__lbfgsb(size_t n, double *x, const double *lo, const double *
       a = next;
     }
     if (!accepted) {
-#ifdef NPLM_DEBUG_LBFGSB
-      {
-        double dg = dot(n, d, g), dn = 0, qn = 0;
-        for (size_t i = 0; i < n; i++) { dn = fmax(dn, fabs(d[i])); qn = fmax(qn, fabs(q[i])); }
-        fprintf(stderr, "ls fail it %lld steep %d mem %d f %.17g fn %.17g a %g d.g %g |d| %g |q| %g pg %g\n",
-                (long long)rep->iterations, steepest_only, mem.count, f, fn, a, dg, dn, qn, rep->pg_norm);
-        for (size_t i = 0; i < n; i++) fprintf(stderr, "  x %g g %g d %g lo %g hi %g\n", x[i], g[i], d[i], lo[i], hi[i]);
-      }
-#endif
-      if (steepest_only || mem.count == 0) {
+      if (steepest_only) {
         rep->converged = 1; /* no decrease possible even along -g: numerical floor */
         break;
       }
       steepest_only = 1; /* retry this iteration along the projected steepest descent */
       mem.count = 0;
       mem.head = 0;
+      dense_reset(&dense);
       continue;
     }
     steepest_only = 0;
@@ -188,7 +266,12 @@ nplm_status_t nplm__lbfgsb(size_t n, double *x, const double *lo, const double *
       y[i] = gn[i] - g[i];
     }
     double sy = dot(n, s, y), yy = dot(n, y, y);
-    if (sy > 1e-12 * yy && sy > 0.0) memory_push(&mem, s, y, sy);
+    if (sy > 1e-12 * yy && sy > 0.0) {
+      if (use_dense)
+        dense_update(&dense, s, y, sy);
+      else
+        memory_push(&mem, s, y, sy);
+    }
     double rel = (f - fn) / fmax(fmax(fabs(f), fabs(fn)), 1.0);
     memcpy(x, xn, n * sizeof *x);
     memcpy(g, gn, n * sizeof *g);
@@ -208,5 +291,7 @@ nplm_status_t nplm__lbfgsb(size_t n, double *x, const double *lo, const double *
   st = rep->converged ? NPLM_OK : NPLM_ENOCONV;
 out:
   nplm__free(buf);
+  nplm__free(idx);
+  nplm__free(active);
   return st;
 }

@@ -8,6 +8,8 @@
 
 /* Seconds between two progress callbacks. */
 #define PROGRESS_INTERVAL 0.1
+/* Up to this many parameters, L-BFGS-B keeps a dense quasi-Newton matrix (automatic memory). */
+#define DENSE_QN_MAX_PARAMS 1000
 
 static nplm_status_t fail_on(nplm_test_t *t, nplm_status_t s) {
   if (t) nplm__copy_error(t->msg);
@@ -318,6 +320,7 @@ nplm_status_t nplm_test_run(nplm_test_t *t, const double *x, size_t n, size_t d,
     nplm__lbfgsb_opts_t o = {(int64_t)nplm__test_opt(t, NPLM_OPT_MAX_ITERATIONS),
                              nplm__test_opt(t, NPLM_OPT_TOLERANCE), gtol,
                              (int)nplm__test_opt(t, NPLM_OPT_LBFGS_MEMORY)};
+    if (o.memory == 0 && P > DENSE_QN_MAX_PARAMS) o.memory = 20;
     c.total = o.max_iter;
     s = nplm__lbfgsb(P, params, lo, hi, objective, monitor, &c, &o, &rep);
   } else {

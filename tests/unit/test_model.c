@@ -1,0 +1,150 @@
+/* Models: parameter order, evaluation by hand, files (round trip, corruption). */
+#include <criterion/criterion.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "nplm/nplm.h"
+
+static double sig(double z) { return 1.0 / (1.0 + exp(-z)); }
+
+/* 2-3-1: W1 [3][2], b1 [3], W2 [1][3], b2 [1]: parameters 0..5, 6..8, 9..11, 12. */
+Test(model, parameter_order_and_eval_by_hand) {
+  const size_t layers[] = {2, 3, 1};
+  nplm_model_t *m = NULL;
+  cr_assert_eq(nplm_model_create_mlp(&m, layers, 3, 5.0), NPLM_OK);
+  cr_assert_eq(nplm_model_num_params(m), 13u);
+  cr_assert_eq(nplm_model_input_dim(m), 2u);
+  cr_assert_eq(nplm_model_weight_clip(m), 5.0);
+  double p[13];
+  for (int i = 0; i < 13; i++) p[i] = 0.1 * (i + 1) * (i % 2 ? -1 : 1);
+  cr_assert_eq(nplm_model_set_params(m, p, 13), NPLM_OK);
+  const double x[6] = {0.5, -1.0, 2.0, 0.25, -3.0, 1.5};
+  double f[3];
+  cr_assert_eq(nplm_model_eval(m, x, 3, 2, f), NPLM_OK);
+  for (int e = 0; e < 3; e++) {
+    const double *xe = x + 2 * e;
+    double want = p[12];
+    for (int j = 0; j < 3; j++) {
+      double z = p[6 + j] + p[2 * j] * xe[0] + p[2 * j + 1] * xe[1];
+      want += p[9 + j] * sig(z);
+    }
+    cr_assert(fabs(f[e] - want) <= 1e-15 * (1 + fabs(want)), "event %d: %.17g vs %.17g", e, f[e],
+              want);
+  }
+  double q[13];
+  cr_assert_eq(nplm_model_get_params(m, q, 13), NPLM_OK);
+  cr_assert(memcmp(p, q, sizeof p) == 0);
+  nplm_model_free(m);
+}
+
+Test(model, starts_at_zero_and_evaluates_many_blocks) {
+  const size_t layers[] = {3, 4, 1};
+  nplm_model_t *m = NULL;
+  cr_assert_eq(nplm_model_create_mlp(&m, layers, 3, INFINITY), NPLM_OK);
+  cr_assert(isinf(nplm_model_weight_clip(m)));
+  size_t n = 1000; /* spans several internal blocks with a partial last one */
+  double *x = calloc(3 * n, sizeof *x), *f = malloc(n * sizeof *f);
+  for (size_t i = 0; i < 3 * n; i++) x[i] = (double)i / 7.0;
+  cr_assert_eq(nplm_model_eval(m, x, n, 3, f), NPLM_OK);
+  for (size_t i = 0; i < n; i++) cr_assert_eq(f[i], 0.0);
+  cr_assert_eq(nplm_model_eval(m, NULL, 0, 3, NULL), NPLM_OK);
+  free(x);
+  free(f);
+  nplm_model_free(m);
+}
+
+static char *temp_path(const char *tag) {
+  static char buf[256];
+  snprintf(buf, sizeof buf, "/tmp/nplm-test-%ld-%s.nplm", (long)getpid(), tag);
+  return buf;
+}
+
+static long file_size(const char *path) {
+  FILE *f = fopen(path, "rb");
+  fseek(f, 0, SEEK_END);
+  long n = ftell(f);
+  fclose(f);
+  return n;
+}
+
+Test(model_io, round_trip_is_exact) {
+  const size_t layers[] = {5, 5, 5, 5, 1};
+  nplm_model_t *m = NULL, *r = NULL;
+  cr_assert_eq(nplm_model_create_mlp(&m, layers, 5, 2.15), NPLM_OK);
+  double p[96], q[96];
+  for (int i = 0; i < 96; i++) p[i] = sin(1.0 + i) * 1e3 / (i + 1) + 1e-300 * i;
+  cr_assert_eq(nplm_model_set_params(m, p, 96), NPLM_OK);
+  const char *path = temp_path("rt");
+  cr_assert_eq(nplm_model_save(m, path), NPLM_OK);
+  /* header 24 + payload (16 + 5*8 + 96*8) + crc 4 */
+  cr_assert_eq(file_size(path), 24 + 16 + 40 + 768 + 4);
+  cr_assert_eq(nplm_model_load(&r, path), NPLM_OK);
+  cr_assert_eq(nplm_model_num_params(r), 96u);
+  cr_assert_eq(nplm_model_input_dim(r), 5u);
+  cr_assert_eq(nplm_model_weight_clip(r), 2.15);
+  cr_assert_eq(nplm_model_get_params(r, q, 96), NPLM_OK);
+  cr_assert(memcmp(p, q, sizeof p) == 0);
+  double x[5] = {0.1, 0.2, -0.3, 0.4, 3.0}, f1, f2;
+  cr_assert_eq(nplm_model_eval(m, x, 1, 5, &f1), NPLM_OK);
+  cr_assert_eq(nplm_model_eval(r, x, 1, 5, &f2), NPLM_OK);
+  cr_assert_eq(f1, f2);
+  unlink(path);
+  nplm_model_free(m);
+  nplm_model_free(r);
+}
+
+/* The format is little-endian by definition: check the first bytes literally. */
+Test(model_io, header_is_little_endian) {
+  const size_t layers[] = {1, 1};
+  nplm_model_t *m = NULL;
+  cr_assert_eq(nplm_model_create_mlp(&m, layers, 2, 1.0), NPLM_OK);
+  const char *path = temp_path("le");
+  cr_assert_eq(nplm_model_save(m, path), NPLM_OK);
+  unsigned char b[32];
+  FILE *f = fopen(path, "rb");
+  cr_assert_eq(fread(b, 1, 32, f), 32u);
+  fclose(f);
+  cr_assert(memcmp(b, "NPLMMODL", 8) == 0);
+  cr_assert(b[8] == 1 && b[9] == 0 && b[10] == 0 && b[11] == 0); /* version 1 */
+  cr_assert(b[12] == 1 && b[13] == 0);                           /* kind MLP */
+  cr_assert(b[24] == 2 && b[25] == 0);                           /* 2 layers */
+  /* clip 1.0 = 0x3ff0000000000000 little-endian at offset 32 */
+  unlink(path);
+  nplm_model_free(m);
+}
+
+Test(model_io, corrupt_and_truncated_files_are_rejected) {
+  const size_t layers[] = {2, 3, 1};
+  nplm_model_t *m = NULL, *r = NULL;
+  cr_assert_eq(nplm_model_create_mlp(&m, layers, 3, 1.0), NPLM_OK);
+  const char *path = temp_path("bad");
+  cr_assert_eq(nplm_model_save(m, path), NPLM_OK);
+  long n = file_size(path);
+  unsigned char *good = malloc((size_t)n);
+  FILE *f = fopen(path, "rb");
+  cr_assert_eq(fread(good, 1, (size_t)n, f), (size_t)n);
+  fclose(f);
+  for (long cut = 0; cut < n; cut++) {
+    f = fopen(path, "wb");
+    fwrite(good, 1, (size_t)cut, f);
+    fclose(f);
+    cr_assert_eq(nplm_model_load(&r, path), NPLM_EFORMAT, "truncated at %ld", cut);
+    cr_assert_null(r);
+  }
+  for (long i = 0; i < n; i++) {
+    good[i] ^= 0x20;
+    f = fopen(path, "wb");
+    fwrite(good, 1, (size_t)n, f);
+    fclose(f);
+    good[i] ^= 0x20;
+    cr_assert_eq(nplm_model_load(&r, path), NPLM_EFORMAT, "flipped byte %ld", i);
+    cr_assert(strstr(nplm_last_error(), "nplm_model_load") != NULL);
+  }
+  unlink(path);
+  cr_assert_eq(nplm_model_load(&r, path), NPLM_EIO);
+  free(good);
+  nplm_model_free(m);
+}

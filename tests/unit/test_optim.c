@@ -1,0 +1,163 @@
+/* Optimisers: Adam's first steps by hand, projection, and the box-constrained quasi-Newton
+ * method on problems with known constrained minima. */
+#include <criterion/criterion.h>
+#include <math.h>
+#include <string.h>
+
+#include "optim/optim.h"
+
+typedef struct quad {
+  size_t n;
+  const double *w, *c; /* f = sum w_i (x_i - c_i)^2 / 2 */
+  int calls;
+} quad_t;
+
+static nplm_status_t quad_obj(void *ctx, const double *x, double *f, double *g) {
+  quad_t *q = ctx;
+  q->calls++;
+  double s = 0;
+  for (size_t i = 0; i < q->n; i++) {
+    double r = x[i] - q->c[i];
+    s += 0.5 * q->w[i] * r * r;
+    if (g) g[i] = q->w[i] * r;
+  }
+  *f = s;
+  return NPLM_OK;
+}
+
+static nplm_status_t rosen_obj(void *ctx, const double *x, double *f, double *g) {
+  (void)ctx;
+  double a = 1 - x[0], b = x[1] - x[0] * x[0];
+  *f = a * a + 100 * b * b;
+  if (g) {
+    g[0] = -2 * a - 400 * x[0] * b;
+    g[1] = 200 * b;
+  }
+  return NPLM_OK;
+}
+
+/* Keras Adam, step 1 from m = v = 0: m = (1-b1) g, v = (1-b2) g^2,
+ * lr_1 = lr sqrt(1-b2) / (1-b1), x1 = x0 - lr_1 m / (sqrt(v) + eps). For g = w (x0 - c). */
+Test(adam, first_two_steps_by_hand) {
+  const double w[2] = {2.0, 0.5}, c[2] = {1.0, -3.0};
+  quad_t q = {2, w, c, 0};
+  double x[2] = {0.25, 4.0};
+  const double lo[2] = {-INFINITY, -INFINITY}, hi[2] = {INFINITY, INFINITY};
+  nplm__adam_opts_t o = {2, 0.01, 0.9, 0.999, 1e-7, 0.0};
+  nplm__optim_report_t rep;
+  double x0[2] = {x[0], x[1]}, m[2], v[2], x1[2], x2[2];
+  for (int i = 0; i < 2; i++) { /* step 1 */
+    double g = w[i] * (x0[i] - c[i]);
+    m[i] = 0.1 * g;
+    v[i] = 0.001 * g * g;
+    double lr1 = 0.01 * sqrt(1 - 0.999) / (1 - 0.9);
+    x1[i] = x0[i] - lr1 * m[i] / (sqrt(v[i]) + 1e-7);
+  }
+  for (int i = 0; i < 2; i++) { /* step 2 */
+    double g = w[i] * (x1[i] - c[i]);
+    m[i] = 0.9 * m[i] + 0.1 * g;
+    v[i] = 0.999 * v[i] + 0.001 * g * g;
+    double lr2 = 0.01 * sqrt(1 - 0.999 * 0.999) / (1 - 0.9 * 0.9);
+    x2[i] = x1[i] - lr2 * m[i] / (sqrt(v[i]) + 1e-7);
+  }
+  /* the first Adam step moves every coordinate by ~lr against its gradient's sign */
+  cr_assert(fabs(fabs(x1[0] - x0[0]) - 0.01) < 1e-6);
+  cr_assert_eq(nplm__adam(2, x, lo, hi, quad_obj, NULL, &q, &o, &rep), NPLM_OK);
+  for (int i = 0; i < 2; i++) cr_assert(fabs(x[i] - x2[i]) <= 1e-15 * fabs(x2[i]) + 1e-300);
+  cr_assert_eq(rep.iterations, 2);
+  cr_assert_eq(rep.evaluations, 3); /* two steps and the final value */
+  double fw;
+  quad_obj(&q, x, &fw, NULL);
+  cr_assert_eq(rep.f, fw);
+}
+
+Test(adam, projection_after_every_step) {
+  const double w[2] = {1.0, 1.0}, c[2] = {5.0, -5.0};
+  quad_t q = {2, w, c, 0};
+  double x[2] = {0.0, 0.0};
+  const double lo[2] = {-0.5, -0.5}, hi[2] = {0.5, 0.5};
+  nplm__adam_opts_t o = {2000, 0.01, 0.9, 0.999, 1e-7, 1e-9};
+  nplm__optim_report_t rep;
+  cr_assert_eq(nplm__adam(2, x, lo, hi, quad_obj, NULL, &q, &o, &rep), NPLM_OK);
+  cr_assert_eq(x[0], 0.5);
+  cr_assert_eq(x[1], -0.5);
+  cr_assert_eq(rep.pg_norm, 0.0);
+  cr_assert_eq(rep.converged, 1);
+}
+
+static int cancel_at_3(void *ctx, int64_t step, double f) {
+  (void)ctx;
+  (void)f;
+  return step >= 3;
+}
+
+Test(adam, monitor_cancels) {
+  const double w[1] = {1.0}, c[1] = {1.0};
+  quad_t q = {1, w, c, 0};
+  double x[1] = {0};
+  const double lo[1] = {-INFINITY}, hi[1] = {INFINITY};
+  nplm__adam_opts_t o = {100, 0.01, 0.9, 0.999, 1e-7, 0};
+  nplm__optim_report_t rep;
+  cr_assert_eq(nplm__adam(1, x, lo, hi, quad_obj, cancel_at_3, &q, &o, &rep), NPLM_ECANCELED);
+}
+
+static void check_box_quadratic(int memory) {
+  const size_t n = 6;
+  const double w[6] = {1, 10, 100, 0.1, 3, 1000}, c[6] = {0.3, -2, 5, 0.7, -0.2, 1.5};
+  const double lo[6] = {-1, -1, -1, -1, -1, -INFINITY}, hi[6] = {1, 1, 1, 1, 1, INFINITY};
+  const double want[6] = {0.3, -1, 1, 0.7, -0.2, 1.5};
+  quad_t q = {n, w, c, 0};
+  double x[6] = {0};
+  nplm__lbfgsb_opts_t o = {1000, 0.0, 1e-12, memory};
+  nplm__optim_report_t rep;
+  cr_assert_eq(nplm__lbfgsb(n, x, lo, hi, quad_obj, NULL, &q, &o, &rep), NPLM_OK);
+  cr_assert_eq(rep.converged, 1);
+  /* f is ~805 at the constrained minimum: x is resolved to ~sqrt(eps 805 / w) */
+  for (size_t i = 0; i < n; i++) cr_assert(fabs(x[i] - want[i]) < 1e-6, "x[%zu] = %.17g", i, x[i]);
+  cr_assert(rep.pg_norm <= 1e-6);
+  cr_assert_eq(rep.evaluations, q.calls);
+}
+
+Test(lbfgsb, box_quadratic_dense) { check_box_quadratic(0); }
+Test(lbfgsb, box_quadratic_limited_memory) { check_box_quadratic(5); }
+
+static void check_rosenbrock(int memory, double xmax, double wx, double wy) {
+  double x[2] = {-1.2, 1.0};
+  const double lo[2] = {-INFINITY, -INFINITY}, hi[2] = {xmax, INFINITY};
+  nplm__lbfgsb_opts_t o = {5000, 0.0, 1e-10, memory};
+  nplm__optim_report_t rep;
+  cr_assert_eq(nplm__lbfgsb(2, x, lo, hi, rosen_obj, NULL, NULL, &o, &rep), NPLM_OK);
+  cr_assert(fabs(x[0] - wx) < 1e-7 && fabs(x[1] - wy) < 1e-7, "(%.12g, %.12g)", x[0], x[1]);
+  cr_assert(rep.iterations < 500, "%lld iterations", (long long)rep.iterations);
+}
+
+/* unconstrained minimum (1, 1); with x <= 0.5 the minimum is (0.5, 0.25) */
+Test(lbfgsb, rosenbrock_dense) { check_rosenbrock(0, INFINITY, 1, 1); }
+Test(lbfgsb, rosenbrock_limited_memory) { check_rosenbrock(7, INFINITY, 1, 1); }
+Test(lbfgsb, rosenbrock_with_active_bound) { check_rosenbrock(0, 0.5, 0.5, 0.25); }
+Test(lbfgsb, rosenbrock_with_active_bound_lm) { check_rosenbrock(4, 0.5, 0.5, 0.25); }
+
+Test(lbfgsb, iteration_limit_reports_enoconv) {
+  double x[2] = {-1.2, 1.0};
+  const double lo[2] = {-INFINITY, -INFINITY}, hi[2] = {INFINITY, INFINITY};
+  nplm__lbfgsb_opts_t o = {3, 0.0, 1e-12, 0};
+  nplm__optim_report_t rep;
+  cr_assert_eq(nplm__lbfgsb(2, x, lo, hi, rosen_obj, NULL, NULL, &o, &rep), NPLM_ENOCONV);
+  cr_assert_eq(rep.iterations, 3);
+  cr_assert_eq(rep.converged, 0);
+  double f;
+  rosen_obj(NULL, x, &f, NULL);
+  cr_assert_eq(rep.f, f);
+  cr_assert(f < 24.2, "the iterate improved on the start (f = 24.2)");
+}
+
+Test(optim, projection_helpers) {
+  double x[3] = {-3, 0.5, 7};
+  const double lo[3] = {-1, -1, -1}, hi[3] = {1, 1, 1};
+  nplm__project(3, x, lo, hi);
+  cr_assert(x[0] == -1 && x[1] == 0.5 && x[2] == 1);
+  const double g[3] = {2, -0.25, -3};
+  /* x0 at lower bound, gradient pushes outward: 0; x1 free: |g| = 0.25; x2 at upper bound
+   * with negative gradient (outward): 0 */
+  cr_assert_eq(nplm__projected_gradient_norm(3, x, g, lo, hi), 0.25);
+}

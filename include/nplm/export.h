@@ -1,7 +1,7 @@
 /** @file export.h
  *  @brief Symbol-visibility and attribute macros used by every libnplm declaration.
  *
- *  Each macro is guarded by @c #ifndef so that tools (cffi, cling) or users can predefine it. */
+ *  Each macro is guarded by an ifndef test so that tools (cffi, cling) or users can predefine it. */
 #ifndef NPLM_EXPORT_H
 #define NPLM_EXPORT_H
 

@@ -25,7 +25,7 @@ void ISA_FN(nplm__mlp_forward)(const nplm__mlp_spec_t *s, const double *params, 
                                double *work, double *f);
 
 /* Sum of the 8 lanes in a fixed tree order. */
-static inline double lane_sum(v8 v) {
+NPLM__VINLINE double lane_sum(v8 v) {
   double a[L];
   v8_store(a, v);
   return ((a[0] + a[1]) + (a[2] + a[3])) + ((a[4] + a[5]) + (a[6] + a[7]));
@@ -38,7 +38,7 @@ _Static_assert(B % (NC * L) == 0, "a block holds whole groups of chunks");
 
 /* Forward pass of the NC chunks at e0. Row r of act (layers 1.. stacked, hidden rows are sigmoid
  * outputs, the last row is f) holds event e at act[r * B + e]; x has feature stride B. */
-static inline void forward_chunks(const nplm__mlp_spec_t *s, const double *params,
+NPLM__VINLINE void forward_chunks(const nplm__mlp_spec_t *s, const double *params,
                                   const double *x, double *act, size_t e0) {
   const size_t nl = s->n_layers;
   const double *in = x;
@@ -65,7 +65,7 @@ static inline void forward_chunks(const nplm__mlp_spec_t *s, const double *param
 
 /* Gradient of one layer over the block: gW[j][i] = sum_e D[j][e] A[i][e], gb[j] = sum_e D[j][e],
  * each sum in 8 lanes (lane = e mod 8, events in order) reduced by lane_sum. */
-static inline void layer_gradient(size_t nout, size_t nin, const double *D, const double *A,
+NPLM__VINLINE void layer_gradient(size_t nout, size_t nin, const double *D, const double *A,
                                   double *gW, double *gb) {
   for (size_t j = 0; j < nout; j++) {
     const double *dj = D + j * B;

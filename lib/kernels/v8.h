@@ -8,29 +8,36 @@
 #include <stdint.h>
 #include <string.h>
 
+/* The kernels rely on every helper being inlined (a v8 passed through memory costs 5x). */
+#if defined(__GNUC__)
+#define NPLM__VINLINE static inline __attribute__((always_inline))
+#else
+#define NPLM__VINLINE static inline
+#endif
+
 #if defined(NPLM__V8_AVX512)
 #include <immintrin.h>
 typedef __m512d v8;
-static inline v8 v8_set1(double a) { return _mm512_set1_pd(a); }
-static inline v8 v8_load(const double *p) { return _mm512_loadu_pd(p); }
-static inline void v8_store(double *p, v8 a) { _mm512_storeu_pd(p, a); }
-static inline v8 v8_add(v8 a, v8 b) { return _mm512_add_pd(a, b); }
-static inline v8 v8_sub(v8 a, v8 b) { return _mm512_sub_pd(a, b); }
-static inline v8 v8_mul(v8 a, v8 b) { return _mm512_mul_pd(a, b); }
-static inline v8 v8_div(v8 a, v8 b) { return _mm512_div_pd(a, b); }
-static inline v8 v8_fma(v8 a, v8 b, v8 c) { return _mm512_fmadd_pd(a, b, c); }
+NPLM__VINLINE v8 v8_set1(double a) { return _mm512_set1_pd(a); }
+NPLM__VINLINE v8 v8_load(const double *p) { return _mm512_loadu_pd(p); }
+NPLM__VINLINE void v8_store(double *p, v8 a) { _mm512_storeu_pd(p, a); }
+NPLM__VINLINE v8 v8_add(v8 a, v8 b) { return _mm512_add_pd(a, b); }
+NPLM__VINLINE v8 v8_sub(v8 a, v8 b) { return _mm512_sub_pd(a, b); }
+NPLM__VINLINE v8 v8_mul(v8 a, v8 b) { return _mm512_mul_pd(a, b); }
+NPLM__VINLINE v8 v8_div(v8 a, v8 b) { return _mm512_div_pd(a, b); }
+NPLM__VINLINE v8 v8_fma(v8 a, v8 b, v8 c) { return _mm512_fmadd_pd(a, b, c); }
 /* a > b ? x : y (false for NaN) */
-static inline v8 v8_sel_gt(v8 a, v8 b, v8 x, v8 y) {
+NPLM__VINLINE v8 v8_sel_gt(v8 a, v8 b, v8 x, v8 y) {
   return _mm512_mask_blend_pd(_mm512_cmp_pd_mask(a, b, _CMP_GT_OQ), y, x);
 }
-static inline v8 v8_sel_lt(v8 a, v8 b, v8 x, v8 y) {
+NPLM__VINLINE v8 v8_sel_lt(v8 a, v8 b, v8 x, v8 y) {
   return _mm512_mask_blend_pd(_mm512_cmp_pd_mask(a, b, _CMP_LT_OQ), y, x);
 }
 /* a > b ? a : b and a < b ? a : b (b when unordered: NaN in b propagates) */
-static inline v8 v8_max(v8 a, v8 b) { return _mm512_max_pd(a, b); }
-static inline v8 v8_min(v8 a, v8 b) { return _mm512_min_pd(a, b); }
+NPLM__VINLINE v8 v8_max(v8 a, v8 b) { return _mm512_max_pd(a, b); }
+NPLM__VINLINE v8 v8_min(v8 a, v8 b) { return _mm512_min_pd(a, b); }
 /* 2^(bits(h) - bits(shift)) for h = shift + k, k integral in [-1022, 1023] */
-static inline v8 v8_pow2_of_shifted(v8 h, v8 shift) {
+NPLM__VINLINE v8 v8_pow2_of_shifted(v8 h, v8 shift) {
   __m512i k = _mm512_sub_epi64(_mm512_castpd_si512(h), _mm512_castpd_si512(shift));
   k = _mm512_add_epi64(k, _mm512_set1_epi64(1023));
   return _mm512_castsi512_pd(_mm512_slli_epi64(k, 52));
@@ -41,20 +48,20 @@ static inline v8 v8_pow2_of_shifted(v8 h, v8 shift) {
 typedef struct {
   __m256d lo, hi;
 } v8;
-static inline v8 v8_set1(double a) {
+NPLM__VINLINE v8 v8_set1(double a) {
   v8 r = {_mm256_set1_pd(a), _mm256_set1_pd(a)};
   return r;
 }
-static inline v8 v8_load(const double *p) {
+NPLM__VINLINE v8 v8_load(const double *p) {
   v8 r = {_mm256_loadu_pd(p), _mm256_loadu_pd(p + 4)};
   return r;
 }
-static inline void v8_store(double *p, v8 a) {
+NPLM__VINLINE void v8_store(double *p, v8 a) {
   _mm256_storeu_pd(p, a.lo);
   _mm256_storeu_pd(p + 4, a.hi);
 }
 #define NPLM__V8_BIN(name, op)                      \
-  static inline v8 name(v8 a, v8 b) {               \
+  NPLM__VINLINE v8 name(v8 a, v8 b) {               \
     v8 r = {op(a.lo, b.lo), op(a.hi, b.hi)};        \
     return r;                                       \
   }
@@ -63,34 +70,34 @@ NPLM__V8_BIN(v8_sub, _mm256_sub_pd)
 NPLM__V8_BIN(v8_mul, _mm256_mul_pd)
 NPLM__V8_BIN(v8_div, _mm256_div_pd)
 #undef NPLM__V8_BIN
-static inline v8 v8_fma(v8 a, v8 b, v8 c) {
+NPLM__VINLINE v8 v8_fma(v8 a, v8 b, v8 c) {
   v8 r = {_mm256_fmadd_pd(a.lo, b.lo, c.lo), _mm256_fmadd_pd(a.hi, b.hi, c.hi)};
   return r;
 }
-static inline v8 v8_sel_gt(v8 a, v8 b, v8 x, v8 y) {
+NPLM__VINLINE v8 v8_sel_gt(v8 a, v8 b, v8 x, v8 y) {
   v8 r = {_mm256_blendv_pd(y.lo, x.lo, _mm256_cmp_pd(a.lo, b.lo, _CMP_GT_OQ)),
           _mm256_blendv_pd(y.hi, x.hi, _mm256_cmp_pd(a.hi, b.hi, _CMP_GT_OQ))};
   return r;
 }
-static inline v8 v8_sel_lt(v8 a, v8 b, v8 x, v8 y) {
+NPLM__VINLINE v8 v8_sel_lt(v8 a, v8 b, v8 x, v8 y) {
   v8 r = {_mm256_blendv_pd(y.lo, x.lo, _mm256_cmp_pd(a.lo, b.lo, _CMP_LT_OQ)),
           _mm256_blendv_pd(y.hi, x.hi, _mm256_cmp_pd(a.hi, b.hi, _CMP_LT_OQ))};
   return r;
 }
-static inline v8 v8_max(v8 a, v8 b) {
+NPLM__VINLINE v8 v8_max(v8 a, v8 b) {
   v8 r = {_mm256_max_pd(a.lo, b.lo), _mm256_max_pd(a.hi, b.hi)};
   return r;
 }
-static inline v8 v8_min(v8 a, v8 b) {
+NPLM__VINLINE v8 v8_min(v8 a, v8 b) {
   v8 r = {_mm256_min_pd(a.lo, b.lo), _mm256_min_pd(a.hi, b.hi)};
   return r;
 }
-static inline __m256d pow2_half(__m256d h, __m256d shift) {
+NPLM__VINLINE __m256d pow2_half(__m256d h, __m256d shift) {
   __m256i k = _mm256_sub_epi64(_mm256_castpd_si256(h), _mm256_castpd_si256(shift));
   k = _mm256_add_epi64(k, _mm256_set1_epi64x(1023));
   return _mm256_castsi256_pd(_mm256_slli_epi64(k, 52));
 }
-static inline v8 v8_pow2_of_shifted(v8 h, v8 shift) {
+NPLM__VINLINE v8 v8_pow2_of_shifted(v8 h, v8 shift) {
   v8 r = {pow2_half(h.lo, shift.lo), pow2_half(h.hi, shift.hi)};
   return r;
 }
@@ -99,19 +106,19 @@ static inline v8 v8_pow2_of_shifted(v8 h, v8 shift) {
 typedef struct {
   double v[8];
 } v8;
-static inline v8 v8_set1(double a) {
+NPLM__VINLINE v8 v8_set1(double a) {
   v8 r;
   for (int i = 0; i < 8; i++) r.v[i] = a;
   return r;
 }
-static inline v8 v8_load(const double *p) {
+NPLM__VINLINE v8 v8_load(const double *p) {
   v8 r;
   memcpy(r.v, p, sizeof r.v);
   return r;
 }
-static inline void v8_store(double *p, v8 a) { memcpy(p, a.v, sizeof a.v); }
+NPLM__VINLINE void v8_store(double *p, v8 a) { memcpy(p, a.v, sizeof a.v); }
 #define NPLM__V8_BIN(name, expr)              \
-  static inline v8 name(v8 a, v8 b) {         \
+  NPLM__VINLINE v8 name(v8 a, v8 b) {         \
     v8 r;                                     \
     for (int i = 0; i < 8; i++) r.v[i] = expr; \
     return r;                                 \
@@ -121,32 +128,32 @@ NPLM__V8_BIN(v8_sub, a.v[i] - b.v[i])
 NPLM__V8_BIN(v8_mul, a.v[i] * b.v[i])
 NPLM__V8_BIN(v8_div, a.v[i] / b.v[i])
 #undef NPLM__V8_BIN
-static inline v8 v8_fma(v8 a, v8 b, v8 c) {
+NPLM__VINLINE v8 v8_fma(v8 a, v8 b, v8 c) {
   v8 r;
   for (int i = 0; i < 8; i++) r.v[i] = fma(a.v[i], b.v[i], c.v[i]);
   return r;
 }
-static inline v8 v8_sel_gt(v8 a, v8 b, v8 x, v8 y) {
+NPLM__VINLINE v8 v8_sel_gt(v8 a, v8 b, v8 x, v8 y) {
   v8 r;
   for (int i = 0; i < 8; i++) r.v[i] = a.v[i] > b.v[i] ? x.v[i] : y.v[i];
   return r;
 }
-static inline v8 v8_sel_lt(v8 a, v8 b, v8 x, v8 y) {
+NPLM__VINLINE v8 v8_sel_lt(v8 a, v8 b, v8 x, v8 y) {
   v8 r;
   for (int i = 0; i < 8; i++) r.v[i] = a.v[i] < b.v[i] ? x.v[i] : y.v[i];
   return r;
 }
-static inline v8 v8_max(v8 a, v8 b) {
+NPLM__VINLINE v8 v8_max(v8 a, v8 b) {
   v8 r;
   for (int i = 0; i < 8; i++) r.v[i] = a.v[i] > b.v[i] ? a.v[i] : b.v[i];
   return r;
 }
-static inline v8 v8_min(v8 a, v8 b) {
+NPLM__VINLINE v8 v8_min(v8 a, v8 b) {
   v8 r;
   for (int i = 0; i < 8; i++) r.v[i] = a.v[i] < b.v[i] ? a.v[i] : b.v[i];
   return r;
 }
-static inline v8 v8_pow2_of_shifted(v8 h, v8 shift) {
+NPLM__VINLINE v8 v8_pow2_of_shifted(v8 h, v8 shift) {
   v8 r;
   for (int i = 0; i < 8; i++) {
     uint64_t hb, sb;
@@ -160,7 +167,7 @@ static inline v8 v8_pow2_of_shifted(v8 h, v8 shift) {
 #endif
 
 /* e^r for |r| <= ln2/2 + tiny: degree-12 Taylor polynomial (truncation < 2e-16). */
-static inline v8 v8_exp_poly(v8 r) {
+NPLM__VINLINE v8 v8_exp_poly(v8 r) {
   v8 p = v8_set1(0x1.1eed8eff8d898p-29); /* 1/12! */
   p = v8_fma(p, r, v8_set1(0x1.ae64567f544e4p-26)); /* 1/11! */
   p = v8_fma(p, r, v8_set1(0x1.27e4fb7789f5cp-22)); /* 1/10! */
@@ -178,7 +185,7 @@ static inline v8 v8_exp_poly(v8 r) {
 
 /* exp on eight lanes: the algorithm of nplm__vexp in vmath.h, step for step (overflow +inf,
  * underflow 0 with one rounding for subnormal results, NaN propagates). */
-static inline v8 v8_exp(v8 x) {
+NPLM__VINLINE v8 v8_exp(v8 x) {
   const v8 shift = v8_set1(0x1.8p52);
   const v8 hi_lim = v8_set1(709.782712893383973096), lo_lim = v8_set1(-745.133219101941108420);
   v8 xc = v8_sel_gt(x, hi_lim, hi_lim, x);
@@ -200,7 +207,7 @@ static inline v8 v8_exp(v8 x) {
 /* Logistic sigmoid 1 / (1 + e^-z) with z clamped to [-700, 700] first: within the clamp the
  * result is the correctly computed sigmoid; beyond it (|sigmoid - limit| < 1e-304) it is the
  * value at the clamp. exp(-z) then needs no overflow handling and a single 2^k scaling. */
-static inline v8 v8_sigmoid(v8 z) {
+NPLM__VINLINE v8 v8_sigmoid(v8 z) {
   const v8 shift = v8_set1(0x1.8p52), one = v8_set1(1.0);
   v8 u = v8_min(v8_set1(700.0), v8_max(v8_set1(-700.0), v8_sub(v8_set1(0.0), z)));
   v8 t = v8_fma(u, v8_set1(0x1.71547652b82fep0), shift);

@@ -1,5 +1,7 @@
 /* Adam (300000 full-batch epochs, the anchors' recipe) against L-BFGS-B on 1D benchmark toys:
- * same reference, same toy, same Glorot start. Prints one JSON line per toy.
+ * same reference, same toy, same Glorot start. Also polishes Adam's end point with L-BFGS-B
+ * (how far Adam was from a minimum) and records Adam's t every 50000 epochs.
+ * Prints one JSON line per toy.
  * Usage: compare_optimizers [--toys K] [--first k0] [--epochs E] [--threads N] [--clip C] */
 #include <math.h>
 #include <stdio.h>
@@ -50,7 +52,7 @@ int main(int argc, char **argv) {
       nplm_test_set_reference(t, ref, N_REF, 1, NULL, N_EXPECTED) ||
       nplm_test_set_int(t, NPLM_OPT_THREADS, threads) ||
       nplm_test_set_int(t, NPLM_OPT_EPOCHS, epochs) ||
-      nplm_test_set_int(t, NPLM_OPT_PATIENCE, 0))
+      nplm_test_set_int(t, NPLM_OPT_PATIENCE, epochs >= 6 ? epochs / 6 : 1))
     return 1;
   for (int k = first; k < first + toys; k++) {
     sample_rng_t rt = {1000 + (uint64_t)k};
@@ -58,15 +60,39 @@ int main(int argc, char **argv) {
     if (n > 4000) n = 4000;
     for (size_t i = 0; i < n; i++) data[i] = sample_exponential(&rt);
     if (nplm_test_set_int(t, NPLM_OPT_SEED, k) != NPLM_OK) return 1;
-    double ta, sa, ia, ca, tl, sl, il, cl;
-    if (fit(t, NPLM_OPTIMIZER_LBFGSB, data, n, &tl, &sl, &il, &cl) ||
+    double ta, sa, ia, ca, tl, sl, il, cl, tp, sp, ip, cp;
+    if (nplm_test_set_int(t, NPLM_OPT_INIT, NPLM_INIT_RANDOM) ||
+        fit(t, NPLM_OPTIMIZER_LBFGSB, data, n, &tl, &sl, &il, &cl) ||
         fit(t, NPLM_OPTIMIZER_ADAM, data, n, &ta, &sa, &ia, &ca))
+      return 1;
+    int64_t he[16];
+    double ht[16];
+    size_t hn = 0;
+    if (nplm_test_history(t, he, ht, 16, &hn) != NPLM_OK) return 1;
+    /* polish Adam's end point: a test whose family carries Adam's parameters */
+    const nplm_model_t *fa = NULL;
+    nplm_model_t *start = NULL;
+    nplm_test_t *tpol = NULL;
+    double pa[13];
+    if (nplm_test_fitted_model(t, &fa) || nplm_model_get_params(fa, pa, 13) ||
+        nplm_model_create_mlp(&start, layers, 3, clip) || nplm_model_set_params(start, pa, 13) ||
+        nplm_test_create(&tpol, start, NULL) ||
+        nplm_test_set_reference(tpol, ref, N_REF, 1, NULL, N_EXPECTED) ||
+        nplm_test_set_int(tpol, NPLM_OPT_THREADS, threads) ||
+        nplm_test_set_int(tpol, NPLM_OPT_INIT, NPLM_INIT_FROM_MODEL) ||
+        fit(tpol, NPLM_OPTIMIZER_LBFGSB, data, n, &tp, &sp, &ip, &cp))
       return 1;
     printf("{\"toy\":%d,\"n_data\":%zu,\"clip\":%g,\"t_adam\":%.6f,\"adam_epochs\":%.0f,"
            "\"adam_s\":%.2f,\"t_lbfgsb\":%.6f,\"lbfgsb_iterations\":%.0f,\"lbfgsb_converged\":%.0f,"
-           "\"lbfgsb_s\":%.3f,\"rel_diff\":%.3e}\n",
-           k, n, clip, ta, ia, sa, tl, il, cl, sl, (tl - ta) / fabs(ta));
+           "\"lbfgsb_s\":%.3f,\"rel_diff\":%.3e,\"t_adam_polished\":%.6f,\"polish_iterations\":%.0f,"
+           "\"adam_history\":[",
+           k, n, clip, ta, ia, sa, tl, il, cl, sl, (tl - ta) / fabs(ta), tp, ip);
+    for (size_t h = 0; h < hn && h < 16; h++)
+      printf("%s[%lld,%.5f]", h ? "," : "", (long long)he[h], ht[h]);
+    printf("]}\n");
     fflush(stdout);
+    nplm_test_free(tpol);
+    nplm_model_free(start);
   }
   nplm_test_free(t);
   nplm_model_free(m);

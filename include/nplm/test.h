@@ -54,7 +54,7 @@ typedef enum nplm_option {
   NPLM_OPT_TOLERANCE = 107,      /**< double >= 0, < 1; L-BFGS-B stops when the relative decrease
                                       of the loss over one iteration, (L_old - L_new) /
                                       max(|L_old|, |L_new|, 1), falls below it; default 1e-12. */
-  NPLM_OPT_GRADIENT_TOLERANCE = 108, /**< double >= 0; L-BFGS-B also stops when the largest
+  NPLM_OPT_GRADIENT_TOLERANCE = 108, /**< double 0 .. 1e6; L-BFGS-B also stops when the largest
                                       projected-gradient component, divided by N(R0), falls below
                                       it; default 1e-9. Also sets ::NPLM_RESULT_CONVERGED for
                                       Adam. */
@@ -116,8 +116,9 @@ typedef struct nplm_progress {
   double seconds;  /**< Seconds since the fit started. */
 } nplm_progress_t;
 
-/** Progress callback: called on the caller's thread, at most about 10 times a second and at
- *  the end. Return non-zero to cancel (the call then fails with ::NPLM_ECANCELED).
+/** Progress callback: called on the caller's thread when the fit starts, then at most about 10
+ *  times a second, and once at the end with the final count. Return non-zero to cancel (the
+ *  call then fails with ::NPLM_ECANCELED); the answer to the final call is ignored.
  *  ctypes users must keep the callback object alive while it is installed. */
 typedef int (*nplm_progress_fn)(void *user, const nplm_progress_t *progress);
 
@@ -262,7 +263,8 @@ NPLM_API NPLM_WARN_UNUSED nplm_status_t nplm_test_history(const nplm_test_t *t, 
 NPLM_API NPLM_WARN_UNUSED nplm_status_t nplm_test_fitted_model(const nplm_test_t *t,
                                                                const nplm_model_t **f);
 
-/** The message of the last failing call on this handle.
+/** The message of the last failing call that changes this handle (calls on a const handle
+ *  report through nplm_last_error() only, so that they can run concurrently).
  *  @param t the test (NULL gives a fixed message).
  *  @return a string owned by the handle, "" if no call failed; valid until the next call on t.
  *  @since 0.1 */

@@ -23,6 +23,9 @@
 /* Record a failure message for the calling thread and return the status (for tail calls):
  *   return nplm__fail(NPLM_EINVAL, "nplm_test_run: x[%zu] is NaN", i); */
 nplm_status_t nplm__fail(nplm_status_t s, const char *fmt, ...) NPLM__PRINTF(2, 3);
+/* Prefix the calling thread's current message with "fn: " (for failures reported by an
+ * internal layer); returns s. */
+nplm_status_t nplm__prefix_error(nplm_status_t s, const char *fn);
 /* Clear the calling thread's message (called at the start of public entry points that succeed). */
 void nplm__clear_error(void);
 /* Copy the thread's current message into a handle's buffer. */

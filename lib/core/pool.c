@@ -1,6 +1,7 @@
 #include "core/pool.h"
 
 #include <pthread.h>
+#include <sched.h>
 #include <stdatomic.h>
 
 #if defined(__x86_64__) || defined(__i386__)
@@ -12,8 +13,10 @@
 
 /* Spin this many rounds before sleeping on a condition variable: long enough to bridge the
  * short serial part between two passes of an optimiser, short enough not to burn a core
- * while the host program does something else. */
-#define SPIN_ROUNDS 20000
+ * while the host program does something else. Every YIELD_EVERY rounds the spinning thread
+ * yields, so that an oversubscribed machine still runs the thread that has work. */
+#define SPIN_ROUNDS 8000
+#define YIELD_EVERY 256
 
 struct worker_arg {
   nplm__pool_t *pool;
@@ -48,7 +51,8 @@ static void *worker_main(void *arg) {
   for (;;) {
     unsigned g = atomic_load(&p->generation);
     for (int s = 0; g == seen && s < SPIN_ROUNDS && !atomic_load(&p->stop); s++) {
-      CPU_RELAX();
+      if (s % YIELD_EVERY == YIELD_EVERY - 1) sched_yield();
+      else CPU_RELAX();
       g = atomic_load(&p->generation);
     }
     if (g == seen) {
@@ -132,7 +136,10 @@ void nplm__pool_run(nplm__pool_t *p, size_t n_tasks, nplm__task_fn fn, void *ctx
   pthread_cond_broadcast(&p->start);
   pthread_mutex_unlock(&p->lock);
   run_tasks(p, 0);
-  for (int s = 0; atomic_load(&p->active) != 0 && s < SPIN_ROUNDS; s++) CPU_RELAX();
+  for (int s = 0; atomic_load(&p->active) != 0 && s < SPIN_ROUNDS; s++) {
+    if (s % YIELD_EVERY == YIELD_EVERY - 1) sched_yield();
+    else CPU_RELAX();
+  }
   if (atomic_load(&p->active) != 0) {
     pthread_mutex_lock(&p->lock);
     while (atomic_load(&p->active) != 0) pthread_cond_wait(&p->done, &p->lock);

@@ -56,6 +56,20 @@ nplm_status_t nplm__fail(nplm_status_t s, const char *fmt, ...) {
   return s;
 }
 
+nplm_status_t nplm__prefix_error(nplm_status_t s, const char *fn) {
+  char inner[NPLM__MSG_SIZE];
+  memcpy(inner, last_error, sizeof inner);
+  size_t k = strlen(fn);
+  if (k + 2 >= sizeof last_error) return s;
+  memcpy(last_error, fn, k);
+  memcpy(last_error + k, ": ", 2);
+  size_t rest = sizeof last_error - k - 3;
+  size_t m = strnlen(inner, rest);
+  memcpy(last_error + k + 2, inner, m);
+  last_error[k + 2 + m] = '\0';
+  return s;
+}
+
 void nplm__clear_error(void) { last_error[0] = '\0'; }
 
 void nplm__copy_error(char *dst) { memcpy(dst, last_error, NPLM__MSG_SIZE); }

@@ -124,7 +124,9 @@ void nplm__pack_block(const double *x, size_t d, size_t start, size_t count, dou
     double *col = blk + j * NPLM__BLOCK;
     size_t e = 0;
     for (; e < count; e++) col[e] = x[(start + e) * d + j];
-    for (; e < NPLM__BLOCK; e++) col[e] = 0.0;
+    /* padding repeats the last event: its f is finite whenever a real event's is, so
+       0 * exp(f) never turns into 0 * inf = NaN */
+    for (; e < NPLM__BLOCK; e++) col[e] = count ? col[count - 1] : 0.0;
   }
 }
 

@@ -34,11 +34,12 @@ typedef struct nplm__events {
 } nplm__events_t;
 
 /* Pack row-major x (n x d) with per-event coefficients: ca = a_scale * (w ? w[i] : 1) and
- * cb = b_scale * (w ? w[i] : 1). Padding events have x = 0, ca = cb = 0. */
+ * cb = b_scale * (w ? w[i] : 1). Padding events repeat the block's last event, with
+ * ca = cb = 0. */
 nplm_status_t nplm__events_pack(nplm__events_t *ev, const double *x, size_t n, size_t d,
                                 const double *w, double a_scale, double b_scale);
 void nplm__events_free(nplm__events_t *ev);
-/* Copy events [start, start + count) of row-major x into one block (zero padding). */
+/* Copy events [start, start + count) of row-major x into one block (padding repeats the last). */
 void nplm__pack_block(const double *x, size_t d, size_t start, size_t count, double *blk);
 
 /* Validate an n x d row-major event array (and optional weights): NULL, NaN/Inf, negative

@@ -147,8 +147,10 @@ static nplm_status_t parse(const char *fn, const char *path, const unsigned char
     return nplm__fail(NPLM_EFORMAT, "%s: '%s' holds an unknown model kind %u", fn, path, kind);
   const unsigned char *p = buf + HEADER_BYTES;
   if (payload < 16) return nplm__fail(NPLM_EFORMAT, "%s: '%s': payload too short", fn, path);
-  uint32_t nl = get_u32(p);
+  uint32_t nl = get_u32(p), flags = get_u32(p + 4);
   double clip = get_f64(p + 8);
+  if (flags != 0)
+    return nplm__fail(NPLM_EFORMAT, "%s: '%s': unknown flags 0x%x", fn, path, flags);
   if (nl < 2 || nl > NPLM__MAX_LAYERS || payload < 16 + 8 * (uint64_t)nl)
     return nplm__fail(NPLM_EFORMAT, "%s: '%s': bad layer count %u", fn, path, nl);
   if (!(clip > 0.0)) return nplm__fail(NPLM_EFORMAT, "%s: '%s': bad weight clip", fn, path);

@@ -16,7 +16,7 @@ const nplm__option_info_t nplm__options[NPLM__N_OPTIONS] = {
     {NPLM_OPT_CLIP_BIASES, "clip_biases", I, 0, 1, 0},
     {NPLM_OPT_PATIENCE, "patience", I, 0, 1e9, 1000},
     {NPLM_OPT_MAX_ITERATIONS, "max_iterations", I, 1, 1e9, 20000},
-    {NPLM_OPT_TOLERANCE, "tolerance", D, 0, 0.5, 1e-12},
+    {NPLM_OPT_TOLERANCE, "tolerance", D, 0, 0.99999999999999989, 1e-12},
     {NPLM_OPT_GRADIENT_TOLERANCE, "gradient_tolerance", D, 0, 1e6, 1e-9},
     {NPLM_OPT_LBFGS_MEMORY, "lbfgs_memory", I, 0, 100, 0},
     {NPLM_OPT_ADAM_BETA1, "adam_beta1", D, 0, 0.9999999999999999, 0.9},

@@ -93,7 +93,7 @@ nplm_status_t nplm_test_set_reference(nplm_test_t *t, const double *x, size_t n,
   }
   nplm__events_t ev;
   s = nplm__events_pack(&ev, x, n, d, w, n_expected / sum, 0.0);
-  if (s != NPLM_OK) return fail_on(t, s);
+  if (s != NPLM_OK) return fail_on(t, nplm__prefix_error(s, fn));
   nplm__events_free(&t->ref);
   t->ref = ev;
   t->has_ref = 1;
@@ -121,6 +121,7 @@ typedef struct fit_ctx {
   int64_t patience, total;
   double t0, last_progress;
   nplm_status_t hist_status;
+  int canceled;
 } fit_ctx_t;
 
 static void block_task(void *arg, size_t task, int worker) {
@@ -195,10 +196,13 @@ static int monitor(void *arg, int64_t step, double f) {
   }
   if (t->progress) {
     double now = nplm__now();
-    if (now - c->last_progress >= PROGRESS_INTERVAL || step == c->total) {
+    if (step == 0 || now - c->last_progress >= PROGRESS_INTERVAL) {
       c->last_progress = now;
       nplm_progress_t p = {sizeof(nplm_progress_t), step, c->total, -2.0 * f, now - c->t0};
-      if (t->progress(t->progress_user, &p)) return 1;
+      if (t->progress(t->progress_user, &p)) {
+        c->canceled = 1;
+        return 1;
+      }
     }
   }
   return 0;
@@ -343,6 +347,11 @@ nplm_status_t nplm_test_run(nplm_test_t *t, const double *x, size_t n, size_t d,
     s = nplm__fail(NPLM_ENOMEM, "%s: out of memory", fn);
     goto out;
   }
+  if (t->progress) { /* the final report; the work is done, so its answer is not a cancel */
+    nplm_progress_t p = {sizeof(nplm_progress_t), rep.iterations, c.total, -2.0 * rep.f,
+                         nplm__now() - t0};
+    (void)t->progress(t->progress_user, &p);
+  }
   if (s == NPLM_ENOCONV)
     nplm__fail(NPLM_ENOCONV, "%s: L-BFGS-B reached %lld iterations before its tolerance", fn,
                (long long)rep.iterations);
@@ -364,6 +373,7 @@ nplm_status_t nplm_test_run(nplm_test_t *t, const double *x, size_t n, size_t d,
   *t_value = t->t_value;
 out:
   if (s != NPLM_OK && s != NPLM_ENOCONV) {
+    if (strncmp(nplm_last_error(), fn, sizeof fn - 1) != 0) nplm__prefix_error(s, fn);
     clear_result(t);
     nplm__copy_error(t->msg);
   } else if (s == NPLM_ENOCONV) {

@@ -6,6 +6,16 @@
 #include <string.h>
 
 #include "nplm/nplm.h"
+#include "../common/leak_check.h"
+
+NPLM_LEAK_CHECKED_SUITE(adam);
+NPLM_LEAK_CHECKED_SUITE(lbfgsb);
+NPLM_LEAK_CHECKED_SUITE(determinism);
+NPLM_LEAK_CHECKED_SUITE(clipping);
+NPLM_LEAK_CHECKED_SUITE(reference);
+NPLM_LEAK_CHECKED_SUITE(run);
+NPLM_LEAK_CHECKED_SUITE(options);
+
 
 static uint64_t rng_state;
 static double urand(void) {

@@ -16,6 +16,16 @@
 #endif
 #endif
 
+#include "../common/leak_check.h"
+
+NPLM_LEAK_CHECKED_SUITE(status);
+NPLM_LEAK_CHECKED_SUITE(version);
+NPLM_LEAK_CHECKED_SUITE(rng);
+NPLM_LEAK_CHECKED_SUITE(pool);
+NPLM_LEAK_CHECKED_SUITE(alloc);
+NPLM_LEAK_CHECKED_SUITE(system);
+
+
 Test(status, every_code_has_a_name_and_text) {
   const char *names[] = {"NPLM_OK",      "NPLM_EINVAL",  "NPLM_ENOMEM",    "NPLM_ESTATE",
                          "NPLM_ENOCONV", "NPLM_ENUMERIC", "NPLM_ECANCELED", "NPLM_EIO",

@@ -9,6 +9,14 @@
 #include <string.h>
 
 #include "kernels/mlp.h"
+#include "../common/leak_check.h"
+
+NPLM_LEAK_CHECKED_SUITE(exp);
+NPLM_LEAK_CHECKED_SUITE(loss);
+NPLM_LEAK_CHECKED_SUITE(gradient);
+NPLM_LEAK_CHECKED_SUITE(dispatch);
+NPLM_LEAK_CHECKED_SUITE(spec);
+
 
 static uint64_t lcg_state = 88172645463325252ull;
 static double urand(void) { /* uniform in [0, 1) */

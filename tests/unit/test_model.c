@@ -7,6 +7,11 @@
 #include <unistd.h>
 
 #include "nplm/nplm.h"
+#include "../common/leak_check.h"
+
+NPLM_LEAK_CHECKED_SUITE(model);
+NPLM_LEAK_CHECKED_SUITE(model_io);
+
 
 static double sig(double z) { return 1.0 / (1.0 + exp(-z)); }
 

@@ -5,6 +5,12 @@
 #include <string.h>
 
 #include "optim/optim.h"
+#include "../common/leak_check.h"
+
+NPLM_LEAK_CHECKED_SUITE(adam);
+NPLM_LEAK_CHECKED_SUITE(lbfgsb);
+NPLM_LEAK_CHECKED_SUITE(optim);
+
 
 typedef struct quad {
   size_t n;

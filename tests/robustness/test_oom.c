@@ -1,0 +1,326 @@
+/* Out-of-memory injection: a full scenario (model, test, reference, options, an Adam fit with a
+ * growing history, L-BFGS-B fits with limited and dense memory, fitted-model evaluation, save,
+ * load, a model file larger than the loader's first buffer, a second reference and fit) is run
+ * with the k-th allocation failing, for k = 1, 2, ... until a run goes through without reaching
+ * the k-th allocation. Every call must return NPLM_OK
+ * or NPLM_ENOMEM (never crash, never another status); after an NPLM_ENOMEM the same call is
+ * repeated with injection off and must succeed (nothing was left half-changed), and the final
+ * results must be bit-identical to an undisturbed run. Everything is freed on every path: the
+ * binary also runs under AddressSanitizer/LeakSanitizer.
+ *
+ * Internals through the static core library: nplm__alloc_fail_after / nplm__alloc_count. */
+#include <criterion/criterion.h>
+#include <math.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "core/core.h"
+#include "nplm/nplm.h"
+
+/* LeakSanitizer: Criterion's test workers end without the at-exit leak check, so leaks on error
+ * paths are checked explicitly (in sanitizer builds) at the end of each test. */
+#if defined(__SANITIZE_ADDRESS__)
+#define NPLM_TEST_LSAN 1
+#elif defined(__has_feature)
+#if __has_feature(address_sanitizer)
+#define NPLM_TEST_LSAN 1
+#endif
+#endif
+#ifdef NPLM_TEST_LSAN
+#include <sanitizer/lsan_interface.h>
+/* Overwrite the dead stack below the caller so that stale pointers do not hide a leak. */
+__attribute__((noinline)) static void scrub_stack(void) {
+  volatile unsigned char buf[32768];
+  for (size_t i = 0; i < sizeof buf; i++) buf[i] = 0;
+}
+static void assert_no_leaks_at(long k) {
+  scrub_stack();
+  cr_assert_eq(__lsan_do_recoverable_leak_check(), 0,
+               "LeakSanitizer found leaks after the scenario with allocation %ld failing (see "
+               "stderr)", k);
+}
+#else
+static void assert_no_leaks_at(long k) { (void)k; }
+#endif
+static void assert_no_leaks(void) { assert_no_leaks_at(0); }
+
+#define MAX_K 10000
+#define N_REF 300  /* 3 event blocks */
+#define N_DATA 60  /* 1 event block */
+#define N_EVAL 200 /* 2 event blocks */
+#define ADAM_EPOCHS 140 /* > 128 history entries: the history buffer grows twice */
+
+static uint64_t sm_next(uint64_t *s) {
+  uint64_t z = (*s += 0x9e3779b97f4a7c15ULL);
+  z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
+  z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
+  return z ^ (z >> 31);
+}
+
+static void gen_exp(double *x, size_t n, uint64_t seed) {
+  uint64_t s = seed;
+  for (size_t i = 0; i < n; i++) x[i] = -log1p(-(double)(sm_next(&s) >> 11) * 0x1p-53);
+}
+
+static double g_ref[N_REF], g_data[N_DATA], g_eval[N_EVAL];
+static char g_path[512];
+
+static void setup_files(void) {
+  gen_exp(g_ref, N_REF, 1);
+  gen_exp(g_data, N_DATA, 2);
+  gen_exp(g_eval, N_EVAL, 3);
+  const char *tmp = getenv("TMPDIR");
+  if (!tmp || !tmp[0]) tmp = "/tmp";
+  int w = snprintf(g_path, sizeof g_path, "%s/nplm-oom-XXXXXX", tmp);
+  cr_assert(w > 0 && (size_t)w < sizeof g_path);
+  int fd = mkstemp(g_path);
+  cr_assert(fd >= 0, "mkstemp failed");
+  close(fd);
+}
+
+/* What one scenario run saw. */
+typedef struct outcome {
+  long k;              /* the failing allocation (0: none) */
+  int enomem;          /* calls that returned NPLM_ENOMEM */
+  int triggered;       /* the k-th allocation was reached */
+  int bad;             /* a call returned something other than OK / ENOMEM, or a retry failed */
+  char bad_what[512];
+  int unnamed;         /* an ENOMEM message that does not name the public function */
+  char unnamed_what[512];
+  int complete;        /* every step ran */
+  double t_adam, t_lbfgs_limited, t_lbfgs;
+  size_t big_params;
+  size_t hist_count;
+  double f_fitted[N_EVAL], f_loaded[N_EVAL];
+} outcome_t;
+
+/* Record a status. Returns 1 when the scenario may go on (OK), 0 otherwise. On ENOMEM the
+ * injection is switched off so that the caller can retry. */
+static int step_status(outcome_t *o, nplm_status_t s, const char *fname, const nplm_test_t *t,
+                       const char *what) {
+  if (s == NPLM_OK) return 1;
+  if (s != NPLM_ENOMEM) {
+    if (!o->bad)
+      snprintf(o->bad_what, sizeof o->bad_what, "k = %ld: %s gave %s (%s)", o->k, what,
+               nplm_status_name(s), nplm_last_error());
+    o->bad = 1;
+    return 0;
+  }
+  o->enomem++;
+  if (nplm__alloc_count() >= o->k) o->triggered = 1;
+  const char *msg = nplm_last_error();
+  const char *hmsg = t ? nplm_test_last_error(t) : msg;
+  if ((!strstr(msg, fname) || !strstr(hmsg, fname)) && !o->unnamed) {
+    snprintf(o->unnamed_what, sizeof o->unnamed_what,
+             "k = %ld: %s: ENOMEM message '%s' (handle: '%s') does not name %s", o->k, what, msg,
+             hmsg, fname);
+    o->unnamed = 1;
+  }
+  if (!msg[0] && !o->bad) {
+    snprintf(o->bad_what, sizeof o->bad_what, "k = %ld: %s: ENOMEM with an empty message", o->k,
+             what);
+    o->bad = 1;
+  }
+  nplm__alloc_fail_after(0);
+  return 0;
+}
+
+static int retry_status(outcome_t *o, nplm_status_t s, const char *what) {
+  if (s == NPLM_OK) return 1;
+  if (!o->bad)
+    snprintf(o->bad_what, sizeof o->bad_what,
+             "k = %ld: %s: the retry after NPLM_ENOMEM gave %s (%s)", o->k, what,
+             nplm_status_name(s), nplm_last_error());
+  o->bad = 1;
+  return 0;
+}
+
+/* Run CALL; on NPLM_ENOMEM run it again with injection off (it must then succeed). */
+#define STEP(FNAME, T, CALL)                                                   \
+  do {                                                                         \
+    if (!step_status(o, (CALL), FNAME, T, #CALL)) {                            \
+      if (o->bad || !retry_status(o, (CALL), #CALL)) goto cleanup;             \
+    }                                                                          \
+  } while (0)
+
+/* An L-BFGS-B fit where stopping at the iteration limit (NPLM_ENOCONV, t written) is fine. */
+static nplm_status_t run_allow_noconv(nplm_test_t *t, double *tv) {
+  nplm_status_t s = nplm_test_run(t, g_data, N_DATA, 1, NULL, tv);
+  return s == NPLM_ENOCONV ? NPLM_OK : s;
+}
+
+static void scenario(outcome_t *o, long k, int threads) {
+  memset(o, 0, sizeof *o);
+  o->k = k;
+  static const size_t layers[4] = {1, 8, 8, 1};   /* 97 parameters */
+  static const size_t big[4] = {1, 24, 18, 1};    /* 517 parameters: a file > 4096 bytes */
+  nplm_model_t *m = NULL, *loaded = NULL, *bm = NULL, *bm_loaded = NULL;
+  nplm_test_t *t = NULL;
+  const nplm_model_t *fitted = NULL;
+  int64_t *hist_epochs = NULL;
+  double *hist_t = NULL;
+  size_t count = 0;
+
+  nplm__alloc_fail_after(k);
+  STEP("nplm_model_create_mlp", NULL, nplm_model_create_mlp(&m, layers, 4, 9.0));
+  STEP("nplm_test_create", NULL, nplm_test_create(&t, m, NULL));
+  STEP("nplm_test_set_int", t, nplm_test_set_int(t, NPLM_OPT_THREADS, threads));
+  STEP("nplm_test_set_int", t, nplm_test_set_int(t, NPLM_OPT_SEED, 3));
+  STEP("nplm_test_set_int", t, nplm_test_set_int(t, NPLM_OPT_OPTIMIZER, NPLM_OPTIMIZER_ADAM));
+  STEP("nplm_test_set_int", t, nplm_test_set_int(t, NPLM_OPT_EPOCHS, ADAM_EPOCHS));
+  STEP("nplm_test_set_int", t, nplm_test_set_int(t, NPLM_OPT_PATIENCE, 1));
+  STEP("nplm_test_set_double", t, nplm_test_set_double(t, NPLM_OPT_LEARNING_RATE, 0.01));
+  STEP("nplm_test_set_reference", t,
+       nplm_test_set_reference(t, g_ref, N_REF, 1, NULL, (double)N_DATA));
+  STEP("nplm_test_run", t, nplm_test_run(t, g_data, N_DATA, 1, NULL, &o->t_adam));
+  STEP("nplm_test_history", NULL, nplm_test_history(t, NULL, NULL, 0, &count));
+  hist_epochs = malloc(count * sizeof *hist_epochs + 1);
+  hist_t = malloc(count * sizeof *hist_t + 1);
+  cr_assert(hist_epochs && hist_t);
+  STEP("nplm_test_history", NULL, nplm_test_history(t, hist_epochs, hist_t, count, &count));
+  o->hist_count = count;
+
+  /* L-BFGS-B, limited memory then automatic (dense for this size) */
+  STEP("nplm_test_set_int", t, nplm_test_set_int(t, NPLM_OPT_OPTIMIZER, NPLM_OPTIMIZER_LBFGSB));
+  STEP("nplm_test_set_int", t, nplm_test_set_int(t, NPLM_OPT_MAX_ITERATIONS, 100));
+  STEP("nplm_test_set_double", t, nplm_test_set_double(t, NPLM_OPT_TOLERANCE, 1e-8));
+  STEP("nplm_test_set_int", t, nplm_test_set_int(t, NPLM_OPT_PATIENCE, 10));
+  STEP("nplm_test_set_int", t, nplm_test_set_int(t, NPLM_OPT_LBFGS_MEMORY, 5));
+  STEP("nplm_test_run", t, run_allow_noconv(t, &o->t_lbfgs_limited));
+  STEP("nplm_test_set_int", t, nplm_test_set_int(t, NPLM_OPT_LBFGS_MEMORY, 0));
+  STEP("nplm_test_run", t, run_allow_noconv(t, &o->t_lbfgs));
+  STEP("nplm_test_fitted_model", NULL, nplm_test_fitted_model(t, &fitted));
+  STEP("nplm_model_eval", NULL, nplm_model_eval(fitted, g_eval, N_EVAL, 1, o->f_fitted));
+  STEP("nplm_model_save", NULL, nplm_model_save(fitted, g_path));
+  STEP("nplm_model_load", NULL, nplm_model_load(&loaded, g_path));
+  STEP("nplm_model_eval", NULL, nplm_model_eval(loaded, g_eval, N_EVAL, 1, o->f_loaded));
+  /* a file larger than the loader's first read buffer */
+  STEP("nplm_model_create_mlp", NULL, nplm_model_create_mlp(&bm, big, 4, 9.0));
+  STEP("nplm_model_save", NULL, nplm_model_save(bm, g_path));
+  STEP("nplm_model_load", NULL, nplm_model_load(&bm_loaded, g_path));
+  o->big_params = nplm_model_num_params(bm_loaded);
+  /* replace the reference (the old one is released) and run once more */
+  STEP("nplm_test_set_reference", t,
+       nplm_test_set_reference(t, g_eval, N_EVAL, 1, NULL, (double)N_DATA));
+  STEP("nplm_test_set_int", t, nplm_test_set_int(t, NPLM_OPT_MAX_ITERATIONS, 20));
+  double t3 = 0.0;
+  STEP("nplm_test_run", t, run_allow_noconv(t, &t3));
+  o->complete = 1;
+
+cleanup:
+  if (nplm__alloc_count() >= k && k > 0) o->triggered = 1;
+  nplm_model_free(bm_loaded);
+  nplm_model_free(bm);
+  nplm_model_free(loaded);
+  nplm_test_free(t);
+  nplm_model_free(m);
+  free(hist_epochs);
+  free(hist_t);
+  nplm__alloc_fail_after(0);
+}
+
+/* The scenario once without injection: the reference results. */
+static void baseline(outcome_t *b, int threads) {
+  scenario(b, 0, threads);
+  cr_assert(!b->bad, "%s", b->bad_what);
+  cr_assert(b->complete, "the undisturbed scenario did not complete");
+  cr_assert_eq(b->enomem, 0);
+  cr_assert(isfinite(b->t_adam) && isfinite(b->t_lbfgs_limited) && isfinite(b->t_lbfgs),
+            "t = %g, %g, %g", b->t_adam, b->t_lbfgs_limited, b->t_lbfgs);
+  cr_assert_eq(b->big_params, 517, "the large model loads with %zu parameters", b->big_params);
+  cr_assert_eq(b->hist_count, ADAM_EPOCHS, "Adam history has %zu entries", b->hist_count);
+  for (int i = 0; i < N_EVAL; i++)
+    cr_assert_eq(b->f_loaded[i], b->f_fitted[i], "f[%d]: loaded %.17g, fitted %.17g", i,
+                 b->f_loaded[i], b->f_fitted[i]);
+}
+
+/* k = 1, 2, ... until the scenario no longer reaches the k-th allocation. */
+static void every_allocation_fails_once(int threads) {
+  setup_files();
+  outcome_t *b = malloc(sizeof *b), *o = malloc(sizeof *o);
+  cr_assert(b && o);
+  baseline(b, threads);
+  int saw_enomem = 0, finished = 0;
+  long k;
+  for (k = 1; k <= MAX_K; k++) {
+    scenario(o, k, threads);
+    assert_no_leaks_at(k);
+    cr_assert(!o->bad, "%s", o->bad_what);
+    cr_assert(o->complete, "k = %ld: the scenario stopped early", k);
+    if (o->enomem) saw_enomem = 1;
+    cr_assert(!(o->triggered && o->enomem == 0),
+              "k = %ld: the failing allocation was swallowed: no call returned NPLM_ENOMEM", k);
+    /* the retried calls leave exactly the undisturbed results */
+    cr_assert_eq(o->t_adam, b->t_adam, "k = %ld: Adam t %.17g, want %.17g", k, o->t_adam,
+                 b->t_adam);
+    cr_assert_eq(o->t_lbfgs_limited, b->t_lbfgs_limited,
+                 "k = %ld: L-BFGS-B (memory 5) t %.17g, want %.17g", k, o->t_lbfgs_limited,
+                 b->t_lbfgs_limited);
+    cr_assert_eq(o->t_lbfgs, b->t_lbfgs, "k = %ld: L-BFGS-B t %.17g, want %.17g", k, o->t_lbfgs,
+                 b->t_lbfgs);
+    cr_assert_eq(o->big_params, b->big_params, "k = %ld: large model with %zu parameters", k,
+                 o->big_params);
+    cr_assert_eq(o->hist_count, b->hist_count, "k = %ld: history %zu entries, want %zu", k,
+                 o->hist_count, b->hist_count);
+    for (int i = 0; i < N_EVAL; i++)
+      cr_assert(o->f_loaded[i] == b->f_fitted[i] && o->f_fitted[i] == b->f_fitted[i],
+                "k = %ld: f[%d] differs from the undisturbed run", k, i);
+    if (!o->triggered) {
+      finished = 1;
+      break;
+    }
+  }
+  cr_assert(finished, "the scenario still failed at k = %d", MAX_K);
+  cr_assert(saw_enomem, "no k produced NPLM_ENOMEM");
+  cr_assert(k > 10, "the scenario made only %ld allocations", k - 1);
+  nplm__alloc_fail_after(0);
+  free(b);
+  free(o);
+  unlink(g_path);
+}
+
+Test(oom, every_allocation_fails_once_one_thread) { every_allocation_fails_once(1); }
+
+Test(oom, every_allocation_fails_once_two_threads) { every_allocation_fails_once(2); }
+
+/* status.h: "The message names the function". For every injected failure, the thread's message
+ * (and the handle's, for calls on a test handle) names the public function that failed. */
+Test(oom, enomem_messages_name_the_function) {
+  setup_files();
+  outcome_t *o = malloc(sizeof *o);
+  cr_assert_not_null(o);
+  int checked = 0;
+  for (long k = 1; k <= MAX_K; k++) {
+    scenario(o, k, 2);
+    cr_assert(!o->bad, "%s", o->bad_what);
+    cr_assert(!o->unnamed, "%s", o->unnamed_what);
+    checked += o->enomem;
+    if (!o->triggered) break;
+  }
+  cr_assert(checked > 0, "no NPLM_ENOMEM message was checked");
+  free(o);
+  unlink(g_path);
+  assert_no_leaks();
+}
+
+/* The hook itself: counting and one failure at the chosen allocation. */
+Test(oom, hook_counts_and_fails_once) {
+  nplm__alloc_fail_after(3);
+  void *a = nplm__malloc(8), *b = nplm__malloc(8), *c = nplm__malloc(8), *d = nplm__malloc(8);
+  cr_assert_not_null(a);
+  cr_assert_not_null(b);
+  cr_assert_null(c, "the 3rd allocation did not fail");
+  cr_assert_not_null(d, "the 4th allocation failed too");
+  cr_assert_eq(nplm__alloc_count(), 4);
+  nplm__free(a);
+  nplm__free(b);
+  nplm__free(d);
+  nplm__alloc_fail_after(0);
+  void *e = nplm__calloc(2, 8);
+  cr_assert_not_null(e);
+  nplm__free(e);
+  assert_no_leaks();
+}

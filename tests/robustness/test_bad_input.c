@@ -19,27 +19,8 @@
 
 /* LeakSanitizer: Criterion's test workers end without the at-exit leak check, so leaks on error
  * paths are checked explicitly (in sanitizer builds) at the end of each test. */
-#if defined(__SANITIZE_ADDRESS__)
-#define NPLM_TEST_LSAN 1
-#elif defined(__has_feature)
-#if __has_feature(address_sanitizer)
-#define NPLM_TEST_LSAN 1
-#endif
-#endif
-#ifdef NPLM_TEST_LSAN
-#include <sanitizer/lsan_interface.h>
-/* Overwrite the dead stack below the caller so that stale pointers do not hide a leak. */
-__attribute__((noinline)) static void scrub_stack(void) {
-  volatile unsigned char buf[32768];
-  for (size_t i = 0; i < sizeof buf; i++) buf[i] = 0;
-}
-static void assert_no_leaks(void) {
-  scrub_stack();
-  cr_assert_eq(__lsan_do_recoverable_leak_check(), 0, "LeakSanitizer found leaks (see stderr)");
-}
-#else
-static void assert_no_leaks(void) {}
-#endif
+#include "../common/leak_check.h"
+#define assert_no_leaks nplm_test_assert_no_leaks
 
 /* ------------------------------------------------------------------------------------------ */
 /* Deterministic samples: splitmix64 -> uniform -> Exp(1). */

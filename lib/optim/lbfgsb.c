@@ -20,9 +20,16 @@ static double dot(size_t n, const double *a, const double *b) {
   return s;
 }
 
-static int is_active(double x, double g, double lo, double hi) {
-  return (x <= lo && g > 0.0) || (x >= hi && g < 0.0);
+/* Bertsekas' epsilon-active set: a variable within eps of a bound, with the gradient pushing
+ * it out, is held out of the quasi-Newton step and moves along -g onto its bound instead, so
+ * that variables creeping towards a bound cannot stall the iteration. */
+static int is_active(double x, double g, double lo, double hi, double eps) {
+  return (x - lo <= eps && g > 0.0) || (hi - x <= eps && g < 0.0);
 }
+
+/* Width of the epsilon-active band: the projected-gradient norm, capped at a thousandth of
+ * the box (infinite bounds are never near). */
+#define EPS_ACTIVE_FRACTION 1e-3
 
 typedef struct {
   size_t n;
@@ -178,7 +185,8 @@ nplm_status_t nplm__lbfgsb(size_t n, double *x, const double *lo, const double *
     if (rep->iterations >= o->max_iter) break;
 
     for (size_t i = 0; i < n; i++) {
-      active[i] = is_active(x[i], g[i], lo[i], hi[i]);
+      double eps = fmin(rep->pg_norm, EPS_ACTIVE_FRACTION * (hi[i] - lo[i]));
+      active[i] = is_active(x[i], g[i], lo[i], hi[i], eps);
       q[i] = active[i] ? 0.0 : g[i];
     }
     int have_model = use_dense ? dense.initialised : mem.count > 0;
@@ -187,8 +195,17 @@ nplm_status_t nplm__lbfgsb(size_t n, double *x, const double *lo, const double *
         if (dense_direction(&dense, q, active, d) != 0) have_model = 0;
       } else {
         two_loop(&mem, q, d);
+      }
+      if (have_model) {
+        double scale = use_dense ? 0.0 : 1.0;
+        if (!use_dense) { /* the limited-memory H0 = gamma I */
+          int newest = (mem.head - 1 + mem.m) % mem.m;
+          const double *yv = mem.Y + (size_t)newest * n;
+          scale = 1.0 / (mem.rho[newest] * dot(n, yv, yv));
+        }
         for (size_t i = 0; i < n; i++)
-          if (active[i]) d[i] = 0.0;
+          if (active[i])
+            d[i] = -g[i] * (use_dense ? 1.0 / dense.B[i * n + i] : scale);
       }
       if (have_model && !(dot(n, d, g) < 0.0)) have_model = 0;
       if (!have_model) { /* not a descent direction: forget the curvature */
@@ -197,19 +214,19 @@ nplm_status_t nplm__lbfgsb(size_t n, double *x, const double *lo, const double *
         dense_reset(&dense);
       }
     }
-    if (steepest_only || !have_model) {
-      double qmax = 0.0;
+    if (steepest_only || !have_model) { /* projected steepest descent, largest move <= 1 */
+      double gmax = 0.0;
       for (size_t i = 0; i < n; i++)
-        if (fabs(q[i]) > qmax) qmax = fabs(q[i]);
-      double scale = qmax > 1.0 ? 1.0 / qmax : 1.0;
-      for (size_t i = 0; i < n; i++) d[i] = -scale * q[i];
+        if (fabs(g[i]) > gmax) gmax = fabs(g[i]);
+      double scale = gmax > 1.0 ? 1.0 / gmax : 1.0;
+      for (size_t i = 0; i < n; i++) d[i] = -scale * g[i];
     }
 
     /* Armijo backtracking along the projection path x(a) = P(x + a d). When the projection
-       spoils the descent (a variable clipped at its bound was part of the quasi-Newton
-       trade-off), fall back to the feasible segment x + a d, a <= a_max, on which the
-       decrease is a d.g < 0 by construction; the variable that hits its bound becomes
-       active at the next iteration. */
+       spoils the descent (a free variable clipped at its bound was part of the quasi-Newton
+       trade-off), fall back to steps a <= a_max that keep every free variable inside its
+       box, on which the decrease is negative by construction; the variable that reaches its
+       bound becomes active at the next iteration. */
     double a = 1.0, fn = f;
     int accepted = 0, truncated = 0;
     for (int bt = 0; bt < MAX_BACKTRACKS; bt++) {
@@ -220,7 +237,8 @@ nplm_status_t nplm__lbfgsb(size_t n, double *x, const double *lo, const double *
       if (!(decrease < 0.0)) {
         if (truncated) break; /* the step went nowhere */
         double amax = a;
-        for (size_t i = 0; i < n; i++) {
+        for (size_t i = 0; i < n; i++) { /* free variables bound the segment */
+          if (active[i]) continue;
           if (d[i] < 0.0 && x[i] + amax * d[i] < lo[i]) amax = (lo[i] - x[i]) / d[i];
           if (d[i] > 0.0 && x[i] + amax * d[i] > hi[i]) amax = (hi[i] - x[i]) / d[i];
         }

@@ -49,6 +49,7 @@ def main():
         x = torch.tensor(np.vstack([xr, xd]))
         y = torch.tensor(np.concatenate([np.zeros(len(xr)), np.ones(len(xd))]))
         w = torch.tensor(np.concatenate([np.full(len(xr), n_exp / len(xr)), np.ones(len(xd))]))
+        torch.manual_seed(0)  # the same initial network whatever cases ran before
         model = build(layers)
         opt = torch.optim.Adam(model.parameters(), lr=1e-3, eps=1e-7)
         clip = 2.15 if case == "5d" else 9.0

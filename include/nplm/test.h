@@ -31,11 +31,13 @@ typedef struct nplm_nuisance nplm_nuisance_t;
 
 /** Option keys for nplm_test_set_int() / nplm_test_set_double().
  *
- *  Values are pinned and grouped by hundreds (general 1-99, training 100s); they are never
+ *  Values are pinned and grouped by hundreds (general 1-99, training 100s, calibration 300s);
+ *  they are never
  *  reused. Each key has one type: setting it through the other setter is ::NPLM_EINVAL. Values
  *  out of range are rejected, never clamped. Settings stay until changed or reset. */
 typedef enum nplm_option {
-  NPLM_OPT_THREADS = 1,          /**< int >= 0, <= 1024; worker threads of a fit; 0 (default) = all
+  NPLM_OPT_THREADS = 1,          /**< int >= 0, <= 1024; worker threads of a fit (over event
+                                      blocks) or of a calibration (over toys); 0 (default) = all
                                       online cores. Results do not depend on it. */
   NPLM_OPT_SEED = 2,             /**< int >= 0; root of every random stream (initialisation);
                                       default 0. */
@@ -67,8 +69,11 @@ typedef enum nplm_option {
   NPLM_OPT_BIAS_INIT = 113,      /**< int: ::NPLM_BIAS_INIT_ZERO (default) or
                                       ::NPLM_BIAS_INIT_GLOROT (Glorot-uniform biases, as the
                                       published Keras runs effectively had). */
-  NPLM_OPT_WEIGHT_CLIP = 114     /**< double > 0 or INFINITY; overrides the model's weight clip;
+  NPLM_OPT_WEIGHT_CLIP = 114,    /**< double > 0 or INFINITY; overrides the model's weight clip;
                                       0 (default) = use the model's. */
+  NPLM_OPT_TOY_OFFSET = 300      /**< int 0 .. 2^56 - 1; global index of the first toy of a
+                                      calibration, for shards: toy k of a call is toy
+                                      offset + k; default 0. */
 } nplm_option_t;
 
 /** Values of ::NPLM_OPT_OPTIMIZER. */
@@ -262,6 +267,72 @@ NPLM_API NPLM_WARN_UNUSED nplm_status_t nplm_test_history(const nplm_test_t *t, 
  *  @since 0.1 */
 NPLM_API NPLM_WARN_UNUSED nplm_status_t nplm_test_fitted_model(const nplm_test_t *t,
                                                                const nplm_model_t **f);
+
+/** Opaque sink for the events of one toy, filled by a ::nplm_toy_fn with nplm_toy_set_events(). */
+typedef struct nplm_toy nplm_toy_t;
+
+/** Toy generator for nplm_test_calibrate_with(): produce the events of toy @p toy (a global
+ *  index) from @p seed, deterministically, and hand them over with nplm_toy_set_events().
+ *  Called concurrently from the calibration's worker threads (::NPLM_OPT_THREADS): it must be
+ *  thread-safe. Return 0 on success, non-zero to fail the calibration (::NPLM_EINVAL). */
+typedef int (*nplm_toy_fn)(void *user, uint64_t toy, uint64_t seed, nplm_toy_t *out);
+
+/** Give the events of a toy (inside a ::nplm_toy_fn). Replaces earlier events of this toy.
+ *  @param[in,out] toy the sink passed to the generator.
+ *  @param[in] x       n x d events, row-major, finite; may be NULL when n == 0. Copied.
+ *  @param[in] n       number of events (0 is a legitimate toy).
+ *  @param[in] d       features; must equal the model's.
+ *  @param[in] w       n finite non-negative weights, or NULL (all 1).
+ *  @retval NPLM_OK, NPLM_EINVAL, NPLM_ENOMEM
+ *  @since 0.1 */
+NPLM_API NPLM_WARN_UNUSED nplm_status_t nplm_toy_set_events(nplm_toy_t *toy, const double *x,
+                                                            size_t n, size_t d, const double *w);
+
+/** Calibrate: t on @p n_toys toys drawn from a pool under the reference hypothesis.
+ *
+ *  Toy k has the global index g = ::NPLM_OPT_TOY_OFFSET + k. Its size is Poisson(N(R0)) and
+ *  its events are drawn with replacement from the pool (uniformly, or with probability
+ *  proportional to @p pool_w), all from the random stream (seed, g); the fit starts from the
+ *  Glorot initialisation of stream (seed, g) (or from the family's parameters under
+ *  ::NPLM_INIT_FROM_MODEL) with the test's options. Toys run in parallel, one thread each;
+ *  t_null[k] is the same bits for any thread count and any sharding. The pool should be
+ *  disjoint from the reference sample. The progress callback (on the caller's thread) counts
+ *  toys; cancelling leaves the finished toys' t in place and NaN for the others. The results of
+ *  the last nplm_test_run() are not changed.
+ *  @param[in,out] t   test handle with a reference set.
+ *  @param[in] pool_x  pool_n x d events, row-major, finite. Borrowed during the call.
+ *  @param pool_n      pool size, >= 1.
+ *  @param d           features; must equal the model's.
+ *  @param[in] pool_w  pool_n non-negative weights with a positive sum, or NULL.
+ *  @param n_toys      number of toys, >= 1.
+ *  @param seed        root of the toys' random streams.
+ *  @param[out] t_null n_toys values of t, in toy order (NaN for a toy that failed).
+ *  @retval NPLM_OK success.
+ *  @retval NPLM_ENOCONV some L-BFGS-B toy fits hit the iteration limit; all t are written.
+ *  @retval NPLM_EINVAL, NPLM_ESTATE, NPLM_ENOMEM, NPLM_ENUMERIC (the first failing toy's
+ *          status and message), NPLM_ECANCELED
+ *  @since 0.1 */
+NPLM_API NPLM_WARN_UNUSED nplm_status_t nplm_test_calibrate(nplm_test_t *t, const double *pool_x,
+                                                            size_t pool_n, size_t d,
+                                                            const double *pool_w, size_t n_toys,
+                                                            uint64_t seed, double *t_null);
+
+/** Calibrate with toys made by a user generator (e.g. data generated at shifted nuisances).
+ *
+ *  As nplm_test_calibrate(), but toy g's events come from @p generate(user, g, seed, out).
+ *  @param[in,out] t   test handle with a reference set.
+ *  @param generate    the generator; see ::nplm_toy_fn (thread-safety!).
+ *  @param user        passed to @p generate; borrowed.
+ *  @param n_toys      number of toys, >= 1.
+ *  @param seed        passed to @p generate and used for the initialisations.
+ *  @param[out] t_null n_toys values of t, in toy order.
+ *  @retval NPLM_OK, NPLM_ENOCONV, NPLM_EINVAL, NPLM_ESTATE, NPLM_ENOMEM, NPLM_ENUMERIC,
+ *          NPLM_ECANCELED
+ *  @since 0.1 */
+NPLM_API NPLM_WARN_UNUSED nplm_status_t nplm_test_calibrate_with(nplm_test_t *t,
+                                                                 nplm_toy_fn generate, void *user,
+                                                                 size_t n_toys, uint64_t seed,
+                                                                 double *t_null);
 
 /** The message of the last failing call that changes this handle (calls on a const handle
  *  report through nplm_last_error() only, so that they can run concurrently).

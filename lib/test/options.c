@@ -24,6 +24,7 @@ const nplm__option_info_t nplm__options[NPLM__N_OPTIONS] = {
     {NPLM_OPT_ADAM_EPSILON, "adam_epsilon", D, 0x1p-1074, 1, 1e-7},
     {NPLM_OPT_BIAS_INIT, "bias_init", I, 0, 1, NPLM_BIAS_INIT_ZERO},
     {NPLM_OPT_WEIGHT_CLIP, "weight_clip", D, 0, (double)INFINITY, 0},
+    {NPLM_OPT_TOY_OFFSET, "toy_offset", I, 0, 72057594037927935.0, 0},
 };
 #undef I
 #undef D

@@ -1,5 +1,6 @@
 /* nplm_test_t: the NPLM test without systematics. */
 #include <math.h>
+#include <stdatomic.h>
 #include <string.h>
 
 #include "core/rng.h"
@@ -106,23 +107,6 @@ nplm_status_t nplm_test_set_reference(nplm_test_t *t, const double *x, size_t n,
 /* The objective: loss and gradient over reference + data blocks, threads over blocks,
  * per-block partial results reduced in block order (bit-identical for any thread count). */
 
-typedef struct fit_ctx {
-  nplm_test_t *t;
-  const nplm__mlp_spec_t *spec;
-  const nplm__mlp_kernels_t *kern;
-  const nplm__events_t *ref, *data;
-  size_t n_tasks;
-  double *slots; /* n_tasks * (P + 1): loss then gradient */
-  double *work;  /* threads * work_n */
-  size_t work_n;
-  const double *params;
-  int want_grad;
-  /* monitoring */
-  int64_t patience, total;
-  double t0, last_progress;
-  nplm_status_t hist_status;
-  int canceled;
-} fit_ctx_t;
 
 static void block_task(void *arg, size_t task, int worker) {
   fit_ctx_t *c = arg;
@@ -144,7 +128,7 @@ static nplm_status_t objective(void *arg, const double *x, double *f, double *g)
   const size_t P = c->spec->n_params;
   c->params = x;
   c->want_grad = g != NULL;
-  nplm__pool_run(c->t->pool, c->n_tasks, block_task, c);
+  nplm__pool_run(c->pool, c->n_tasks, block_task, c);
   double loss = 0.0;
   if (g) memset(g, 0, P * sizeof *g);
   for (size_t k = 0; k < c->n_tasks; k++) {
@@ -154,9 +138,9 @@ static nplm_status_t objective(void *arg, const double *x, double *f, double *g)
       for (size_t p = 0; p < P; p++) g[p] += slot[1 + p];
   }
   if (!isfinite(loss))
-    return nplm__fail(NPLM_ENUMERIC, "nplm_test_run: the loss is not finite (exp(f) overflow?)");
+    return nplm__fail(NPLM_ENUMERIC, "the loss is not finite (exp(f) overflow?)");
   if (g && nplm__first_nonfinite(g, P) < P)
-    return nplm__fail(NPLM_ENUMERIC, "nplm_test_run: the gradient is not finite");
+    return nplm__fail(NPLM_ENUMERIC, "the gradient is not finite");
   *f = loss;
   return NPLM_OK;
 }
@@ -189,7 +173,12 @@ static int history_push(nplm_test_t *t, int64_t step, double tv) {
 
 static int monitor(void *arg, int64_t step, double f) {
   fit_ctx_t *c = arg;
-  nplm_test_t *t = c->t;
+  if (c->stop && atomic_load(c->stop)) {
+    c->canceled = 1;
+    return 1;
+  }
+  nplm_test_t *t = c->mut;
+  if (!t) return 0;
   if (c->patience > 0 && step > 0 && step % c->patience == 0 && history_push(t, step, -2.0 * f)) {
     c->hist_status = NPLM_ENOMEM;
     return 1;
@@ -208,11 +197,13 @@ static int monitor(void *arg, int64_t step, double f) {
   return 0;
 }
 
-/* Glorot-uniform weights from the (seed, init) stream; biases zero or Glorot-uniform with
- * bound sqrt(3 / d_out) (Keras' fan rule for a vector). One draw per parameter, in order. */
-static void glorot_init(const nplm__mlp_spec_t *s, uint64_t seed, int bias_glorot, double *p) {
+/* Glorot-uniform weights from the (seed, (init, index)) stream; biases zero or Glorot-uniform
+ * with bound sqrt(3 / d_out) (Keras' fan rule for a vector). One draw per parameter, in
+ * order. nplm_test_run uses index 0, toy k of a calibration index k. */
+static void glorot_init(const nplm__mlp_spec_t *s, uint64_t seed, uint64_t index, int bias_glorot,
+                        double *p) {
   nplm__rng_t r;
-  nplm__rng_init(&r, seed, nplm__rng_stream(NPLM__RNG_INIT, 0));
+  nplm__rng_init(&r, seed, nplm__rng_stream(NPLM__RNG_INIT, index));
   for (size_t l = 1; l < s->n_layers; l++) {
     const size_t nin = s->units[l - 1], nout = s->units[l];
     const double a = sqrt(6.0 / (double)(nin + nout)), ab = sqrt(3.0 / (double)nout);
@@ -240,12 +231,80 @@ static void clip_box(const nplm__mlp_spec_t *s, double c, int clip_biases, doubl
   }
 }
 
-static nplm_status_t ensure_pool(nplm_test_t *t, int threads) {
+nplm_status_t nplm__test_ensure_pool(nplm_test_t *t, int threads) {
   if (t->pool && nplm__pool_threads(t->pool) == threads) return NPLM_OK;
   nplm__pool_free(t->pool);
   t->pool = NULL;
   if (threads <= 1) return NPLM_OK;
   return nplm__pool_create(threads, &t->pool);
+}
+
+/* One fit on the handle's reference and the given data, from the Glorot start of stream
+ * (init_seed, init_index) or from the family's parameters. c must carry t, mut, pool, stop
+ * and t0; the fitted parameters go to params (P doubles), the clip used to *clip. */
+nplm_status_t nplm__test_fit(fit_ctx_t *c, const nplm__events_t *data, uint64_t init_seed,
+                             uint64_t init_index, double *params, double *clip,
+                             nplm__optim_report_t *rep) {
+  const nplm_test_t *t = c->t;
+  const nplm__mlp_spec_t *spec = &t->family->spec;
+  const size_t P = spec->n_params;
+  const int threads = nplm__pool_threads(c->pool);
+  c->spec = spec;
+  c->kern = nplm__mlp_kernels();
+  c->ref = &t->ref;
+  c->data = data;
+  c->n_tasks = t->ref.n_blocks + data->n_blocks;
+  c->work_n = nplm__mlp_work_size(spec);
+  c->last_progress = c->t0;
+  c->hist_status = NPLM_OK;
+  c->canceled = 0;
+  double *buf = nplm__malloc_array(c->n_tasks * (P + 1) + (size_t)threads * c->work_n + 2 * P,
+                                   sizeof *buf);
+  if (!buf) return nplm__fail(NPLM_ENOMEM, "out of memory");
+  c->slots = buf;
+  c->work = c->slots + c->n_tasks * (P + 1);
+  double *lo = c->work + (size_t)threads * c->work_n, *hi = lo + P;
+
+  *clip = nplm__test_opt(t, NPLM_OPT_WEIGHT_CLIP);
+  if (*clip == 0.0) *clip = t->family->clip;
+  clip_box(spec, *clip, (int)nplm__test_opt(t, NPLM_OPT_CLIP_BIASES), lo, hi);
+  if ((int)nplm__test_opt(t, NPLM_OPT_INIT) == NPLM_INIT_FROM_MODEL)
+    memcpy(params, t->family->params, P * sizeof *params);
+  else
+    glorot_init(spec, init_seed, init_index,
+                (int)nplm__test_opt(t, NPLM_OPT_BIAS_INIT) == NPLM_BIAS_INIT_GLOROT, params);
+
+  c->patience = (int64_t)nplm__test_opt(t, NPLM_OPT_PATIENCE);
+  const double gtol = nplm__test_opt(t, NPLM_OPT_GRADIENT_TOLERANCE) * t->n_expected;
+  nplm_status_t s;
+  if ((int)nplm__test_opt(t, NPLM_OPT_OPTIMIZER) == NPLM_OPTIMIZER_LBFGSB) {
+    nplm__lbfgsb_opts_t o = {(int64_t)nplm__test_opt(t, NPLM_OPT_MAX_ITERATIONS),
+                             nplm__test_opt(t, NPLM_OPT_TOLERANCE), gtol,
+                             (int)nplm__test_opt(t, NPLM_OPT_LBFGS_MEMORY)};
+    if (o.memory == 0 && P > DENSE_QN_MAX_PARAMS) o.memory = 20;
+    c->total = o.max_iter;
+    s = nplm__lbfgsb(P, params, lo, hi, objective, monitor, c, &o, rep);
+  } else {
+    nplm__adam_opts_t o = {(int64_t)nplm__test_opt(t, NPLM_OPT_EPOCHS),
+                           nplm__test_opt(t, NPLM_OPT_LEARNING_RATE),
+                           nplm__test_opt(t, NPLM_OPT_ADAM_BETA1),
+                           nplm__test_opt(t, NPLM_OPT_ADAM_BETA2),
+                           nplm__test_opt(t, NPLM_OPT_ADAM_EPSILON), gtol};
+    c->total = o.epochs;
+    s = nplm__adam(P, params, lo, hi, objective, monitor, c, &o, rep);
+  }
+  nplm__free(buf);
+  if (s == NPLM_ECANCELED)
+    s = c->hist_status == NPLM_ENOMEM ? nplm__fail(NPLM_ENOMEM, "out of memory")
+                                      : nplm__fail(NPLM_ECANCELED, "canceled");
+  return s;
+}
+
+int nplm__test_threads(const nplm_test_t *t, size_t n_tasks) {
+  int threads = (int)nplm__test_opt(t, NPLM_OPT_THREADS);
+  if (threads == 0) threads = nplm__cpu_count();
+  if ((size_t)threads > n_tasks) threads = (int)(n_tasks ? n_tasks : 1);
+  return threads;
 }
 
 nplm_status_t nplm_test_run(nplm_test_t *t, const double *x, size_t n, size_t d, const double *w,
@@ -264,83 +323,34 @@ nplm_status_t nplm_test_run(nplm_test_t *t, const double *x, size_t n, size_t d,
   if (s != NPLM_OK) return fail_on(t, s);
 
   const double t0 = nplm__now();
-  const nplm__mlp_spec_t *spec = &t->family->spec;
-  const size_t P = spec->n_params;
+  const size_t P = t->family->spec.n_params;
   double sum_w = 0.0;
   for (size_t i = 0; i < n; i++) sum_w += w ? w[i] : 1.0;
 
   nplm__events_t data = {0, d, 0, NULL, NULL, NULL};
   nplm_model_t *fitted = NULL;
-  double *buf = NULL;
   fit_ctx_t c;
   memset(&c, 0, sizeof c);
+  nplm__optim_report_t rep;
+  memset(&rep, 0, sizeof rep);
 
   s = nplm__events_pack(&data, x, n, d, w, 0.0, 1.0);
   if (s != NPLM_OK) goto out;
-  int threads = (int)nplm__test_opt(t, NPLM_OPT_THREADS);
-  if (threads == 0) threads = nplm__cpu_count();
-  size_t n_tasks = t->ref.n_blocks + data.n_blocks;
-  if ((size_t)threads > n_tasks) threads = (int)n_tasks;
-  s = ensure_pool(t, threads);
+  int threads = nplm__test_threads(t, t->ref.n_blocks + data.n_blocks);
+  s = nplm__test_ensure_pool(t, threads);
   if (s != NPLM_OK) goto out;
-  threads = nplm__pool_threads(t->pool);
-
-  c.t = t;
-  c.spec = spec;
-  c.kern = nplm__mlp_kernels();
-  c.ref = &t->ref;
-  c.data = &data;
-  c.n_tasks = n_tasks;
-  c.work_n = nplm__mlp_work_size(spec);
-  c.t0 = t0;
-  c.last_progress = t0;
-  c.hist_status = NPLM_OK;
-  size_t n_buf = n_tasks * (P + 1) + (size_t)threads * c.work_n + 3 * P;
-  buf = nplm__malloc_array(n_buf, sizeof *buf);
   fitted = nplm__model_clone(t->family);
-  if (!buf || !fitted) {
+  if (!fitted) {
     s = nplm__fail(NPLM_ENOMEM, "%s: out of memory", fn);
     goto out;
   }
-  c.slots = buf;
-  c.work = c.slots + n_tasks * (P + 1);
-  double *params = c.work + (size_t)threads * c.work_n, *lo = params + P, *hi = lo + P;
-
-  double clip = nplm__test_opt(t, NPLM_OPT_WEIGHT_CLIP);
-  if (clip == 0.0) clip = t->family->clip;
-  fitted->clip = clip;
-  clip_box(spec, clip, (int)nplm__test_opt(t, NPLM_OPT_CLIP_BIASES), lo, hi);
-  if ((int)nplm__test_opt(t, NPLM_OPT_INIT) == NPLM_INIT_FROM_MODEL)
-    memcpy(params, t->family->params, P * sizeof *params);
-  else
-    glorot_init(spec, (uint64_t)nplm__test_opt(t, NPLM_OPT_SEED),
-                (int)nplm__test_opt(t, NPLM_OPT_BIAS_INIT) == NPLM_BIAS_INIT_GLOROT, params);
-
+  c.t = t;
+  c.mut = t;
+  c.pool = t->pool;
+  c.t0 = t0;
   t->hist_n = 0;
-  c.patience = (int64_t)nplm__test_opt(t, NPLM_OPT_PATIENCE);
-  nplm__optim_report_t rep;
-  const double gtol = nplm__test_opt(t, NPLM_OPT_GRADIENT_TOLERANCE) * t->n_expected;
-  if ((int)nplm__test_opt(t, NPLM_OPT_OPTIMIZER) == NPLM_OPTIMIZER_LBFGSB) {
-    nplm__lbfgsb_opts_t o = {(int64_t)nplm__test_opt(t, NPLM_OPT_MAX_ITERATIONS),
-                             nplm__test_opt(t, NPLM_OPT_TOLERANCE), gtol,
-                             (int)nplm__test_opt(t, NPLM_OPT_LBFGS_MEMORY)};
-    if (o.memory == 0 && P > DENSE_QN_MAX_PARAMS) o.memory = 20;
-    c.total = o.max_iter;
-    s = nplm__lbfgsb(P, params, lo, hi, objective, monitor, &c, &o, &rep);
-  } else {
-    nplm__adam_opts_t o = {(int64_t)nplm__test_opt(t, NPLM_OPT_EPOCHS),
-                           nplm__test_opt(t, NPLM_OPT_LEARNING_RATE),
-                           nplm__test_opt(t, NPLM_OPT_ADAM_BETA1),
-                           nplm__test_opt(t, NPLM_OPT_ADAM_BETA2),
-                           nplm__test_opt(t, NPLM_OPT_ADAM_EPSILON), gtol};
-    c.total = o.epochs;
-    s = nplm__adam(P, params, lo, hi, objective, monitor, &c, &o, &rep);
-  }
-  if (s == NPLM_ECANCELED) {
-    s = c.hist_status == NPLM_ENOMEM ? nplm__fail(NPLM_ENOMEM, "%s: out of memory", fn)
-                                     : nplm__fail(NPLM_ECANCELED, "%s: canceled by the progress "
-                                                                  "callback", fn);
-  }
+  s = nplm__test_fit(&c, &data, (uint64_t)nplm__test_opt(t, NPLM_OPT_SEED), 0, fitted->params,
+                     &fitted->clip, &rep);
   if (s != NPLM_OK && s != NPLM_ENOCONV) goto out;
   if (!(c.patience > 0 && rep.iterations % c.patience == 0 && rep.iterations > 0) &&
       history_push(t, rep.iterations, -2.0 * rep.f)) {
@@ -355,7 +365,7 @@ nplm_status_t nplm_test_run(nplm_test_t *t, const double *x, size_t n, size_t d,
   if (s == NPLM_ENOCONV)
     nplm__fail(NPLM_ENOCONV, "%s: L-BFGS-B reached %lld iterations before its tolerance", fn,
                (long long)rep.iterations);
-  memcpy(fitted->params, params, P * sizeof *params);
+  (void)P;
   nplm_model_free(t->fitted);
   t->fitted = fitted;
   fitted = NULL;
@@ -366,7 +376,7 @@ nplm_status_t nplm_test_run(nplm_test_t *t, const double *x, size_t n, size_t d,
   t->evaluations = rep.evaluations;
   t->converged = rep.converged;
   t->pg_norm = rep.pg_norm;
-  t->threads = threads;
+  t->threads = nplm__pool_threads(t->pool);
   t->n_data = n;
   t->sum_data_w = sum_w;
   t->seconds = nplm__now() - t0;
@@ -380,7 +390,6 @@ out:
     nplm__copy_error(t->msg);
   }
   nplm_model_free(fitted);
-  nplm__free(buf);
   nplm__events_free(&data);
   return s;
 }

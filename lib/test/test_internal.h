@@ -2,9 +2,12 @@
 #ifndef NPLM_TEST_TEST_INTERNAL_H
 #define NPLM_TEST_TEST_INTERNAL_H
 
+#include <stdatomic.h>
+
 #include "core/core.h"
 #include "core/pool.h"
 #include "model/model.h"
+#include "optim/optim.h"
 
 #define NPLM_H_INSIDE
 #include "nplm/test.h"
@@ -20,7 +23,7 @@ typedef struct nplm__option_info {
 } nplm__option_info_t;
 
 /* Every option, in a fixed order; NPLM__N_OPTIONS entries. */
-#define NPLM__N_OPTIONS 17
+#define NPLM__N_OPTIONS 18
 extern const nplm__option_info_t nplm__options[NPLM__N_OPTIONS];
 /* Index of a key in nplm__options, or -1. */
 int nplm__option_index(nplm_option_t key);
@@ -50,6 +53,40 @@ struct nplm_test {
 
   char msg[NPLM__MSG_SIZE];
 };
+
+/* The state of one fit: the objective over reference + data blocks and its monitor. */
+struct nplm__fit_ctx {
+  const nplm_test_t *t; /* settings, family and reference */
+  nplm_test_t *mut;     /* receives history and progress (nplm_test_run), or NULL */
+  nplm__pool_t *pool;   /* threads over blocks, or NULL */
+  atomic_int *stop;     /* set by another thread to abandon the fit, or NULL */
+  const nplm__mlp_spec_t *spec;
+  const nplm__mlp_kernels_t *kern;
+  const nplm__events_t *ref, *data;
+  size_t n_tasks;
+  double *slots; /* n_tasks * (P + 1): loss then gradient */
+  double *work;  /* threads * work_n */
+  size_t work_n;
+  const double *params;
+  int want_grad;
+  /* monitoring */
+  int64_t patience, total;
+  double t0, last_progress;
+  nplm_status_t hist_status;
+  int canceled;
+};
+typedef struct nplm__fit_ctx fit_ctx_t;
+
+/* One fit on t's reference and the given data (test.c). c must have t, mut (NULL: no history
+ * or progress), pool (NULL: one thread), stop (NULL: never) and t0 set; the fitted parameters
+ * go to params, the clip used to *clip. */
+nplm_status_t nplm__test_fit(fit_ctx_t *c, const nplm__events_t *data, uint64_t init_seed,
+                             uint64_t init_index, double *params, double *clip,
+                             nplm__optim_report_t *rep);
+/* Threads for n_tasks units of work under NPLM_OPT_THREADS. */
+int nplm__test_threads(const nplm_test_t *t, size_t n_tasks);
+/* (Re)create the handle's thread pool with the given size. */
+nplm_status_t nplm__test_ensure_pool(nplm_test_t *t, int threads);
 
 /* Current value of an option. */
 double nplm__test_opt(const nplm_test_t *t, nplm_option_t key);

@@ -1,0 +1,242 @@
+/* Calibration: t on toys drawn under the reference hypothesis, in parallel over toys. Toy k
+ * (global index g = NPLM_OPT_TOY_OFFSET + k) takes its events from the stream (seed, (toy, g))
+ * and its initialisation from (seed, (init, g)), so its t is the same bits whatever the thread
+ * count or the sharding. */
+#include <math.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <string.h>
+
+#include "test/test_internal.h"
+#include "test/toys.h"
+
+struct nplm_toy {
+  size_t d, n;
+  double *x, *w;
+  int set;
+};
+
+nplm_status_t nplm_toy_set_events(nplm_toy_t *toy, const double *x, size_t n, size_t d,
+                                  const double *w) {
+  static const char fn[] = "nplm_toy_set_events";
+  nplm__clear_error();
+  if (!toy) return nplm__fail(NPLM_EINVAL, "%s: toy is NULL", fn);
+  if (d != toy->d)
+    return nplm__fail(NPLM_EINVAL, "%s: d = %zu but the model has %zu inputs", fn, d, toy->d);
+  nplm_status_t s = nplm__check_events(fn, "x", x, n, d, "w", w);
+  if (s != NPLM_OK) return s;
+  double *xc = nplm__malloc_array(n ? n * d : 1, sizeof *xc);
+  double *wc = w ? nplm__malloc_array(n ? n : 1, sizeof *wc) : NULL;
+  if (!xc || (w && !wc)) {
+    nplm__free(xc);
+    nplm__free(wc);
+    return nplm__fail(NPLM_ENOMEM, "%s: out of memory", fn);
+  }
+  if (n) memcpy(xc, x, n * d * sizeof *xc);
+  if (w && n) memcpy(wc, w, n * sizeof *wc);
+  nplm__free(toy->x);
+  nplm__free(toy->w);
+  toy->x = xc;
+  toy->w = wc;
+  toy->n = n;
+  toy->set = 1;
+  return NPLM_OK;
+}
+
+typedef struct cal_ctx {
+  nplm_test_t *t;
+  const char *fn;
+  const nplm__toy_pool_t *pool; /* either a pool ... */
+  nplm_toy_fn gen;              /* ... or a generator */
+  void *user;
+  uint64_t seed, offset;
+  size_t n_toys;
+  double *t_null;
+  atomic_int stop;
+  atomic_size_t done;
+  atomic_int noconv;
+  pthread_mutex_t lock;
+  size_t first_bad; /* n_toys: none */
+  nplm_status_t bad_status;
+  char bad_msg[NPLM__MSG_SIZE];
+  double t0, last_progress;
+  int canceled;
+} cal_ctx_t;
+
+static void record_failure(cal_ctx_t *c, size_t k, nplm_status_t s) {
+  pthread_mutex_lock(&c->lock);
+  if (k < c->first_bad) {
+    c->first_bad = k;
+    c->bad_status = s;
+    nplm__copy_error(c->bad_msg);
+  }
+  pthread_mutex_unlock(&c->lock);
+}
+
+/* The events of toy g, as row-major x (allocated) and optional weights (allocated). */
+static nplm_status_t toy_events(cal_ctx_t *c, uint64_t g, nplm_toy_t *toy) {
+  if (c->pool) {
+    toy->set = 1;
+    return nplm__toy_draw(c->pool, c->seed, g, c->t->n_expected, &toy->x, &toy->n);
+  }
+  int rc = c->gen(c->user, g, c->seed, toy);
+  if (rc != 0)
+    return nplm__fail(NPLM_EINVAL, "the toy generator returned %d for toy %llu", rc,
+                      (unsigned long long)g);
+  if (!toy->set)
+    return nplm__fail(NPLM_EINVAL, "the toy generator set no events for toy %llu "
+                                   "(call nplm_toy_set_events)", (unsigned long long)g);
+  return NPLM_OK;
+}
+
+static void toy_task(void *arg, size_t k, int worker) {
+  cal_ctx_t *c = arg;
+  const uint64_t g = c->offset + k;
+  c->t_null[k] = NAN;
+  if (atomic_load(&c->stop)) return;
+  const size_t P = c->t->family->spec.n_params, d = c->t->family->d;
+  nplm_toy_t toy = {d, 0, NULL, NULL, 0};
+  nplm__events_t data = {0, d, 0, NULL, NULL, NULL};
+  double *params = nplm__malloc_array(P, sizeof *params);
+  nplm_status_t s = params ? toy_events(c, g, &toy)
+                           : nplm__fail(NPLM_ENOMEM, "toy %llu: out of memory",
+                                        (unsigned long long)g);
+  if (s == NPLM_OK) s = nplm__events_pack(&data, toy.x, toy.n, d, toy.w, 0.0, 1.0);
+  if (s == NPLM_OK) {
+    fit_ctx_t fc;
+    memset(&fc, 0, sizeof fc);
+    fc.t = c->t;
+    fc.stop = &c->stop;
+    fc.t0 = nplm__now();
+    nplm__optim_report_t rep;
+    double clip;
+    s = nplm__test_fit(&fc, &data, c->seed, g, params, &clip, &rep);
+    if (s == NPLM_OK || s == NPLM_ENOCONV) c->t_null[k] = -2.0 * rep.f;
+    if (s == NPLM_ENOCONV) atomic_store(&c->noconv, 1);
+  }
+  if (s != NPLM_OK && s != NPLM_ENOCONV && !(s == NPLM_ECANCELED && atomic_load(&c->stop))) {
+    nplm__prefix_error(s, "toy");
+    record_failure(c, k, s);
+  }
+  nplm__events_free(&data);
+  nplm__free(toy.x);
+  nplm__free(toy.w);
+  nplm__free(params);
+  size_t done = atomic_fetch_add(&c->done, 1) + 1;
+  nplm_test_t *t = c->t;
+  if (worker == 0 && t->progress) { /* the caller's thread */
+    double now = nplm__now();
+    if (done == 1 || now - c->last_progress >= 0.1 || done == c->n_toys) {
+      c->last_progress = now;
+      nplm_progress_t p = {sizeof(nplm_progress_t), (int64_t)done, (int64_t)c->n_toys,
+                           c->t_null[k], now - c->t0};
+      if (t->progress(t->progress_user, &p)) {
+        c->canceled = 1;
+        atomic_store(&c->stop, 1);
+      }
+    }
+  }
+}
+
+static nplm_status_t calibrate(cal_ctx_t *c) {
+  nplm_test_t *t = c->t;
+  const char *fn = c->fn;
+  nplm_status_t s = nplm__test_ensure_pool(t, nplm__test_threads(t, c->n_toys));
+  if (s != NPLM_OK) return nplm__prefix_error(s, fn);
+  atomic_init(&c->stop, 0);
+  atomic_init(&c->done, 0);
+  atomic_init(&c->noconv, 0);
+  pthread_mutex_init(&c->lock, NULL);
+  c->first_bad = c->n_toys;
+  c->t0 = c->last_progress = nplm__now();
+  nplm__pool_run(t->pool, c->n_toys, toy_task, c);
+  pthread_mutex_destroy(&c->lock);
+  if (c->canceled)
+    return nplm__fail(NPLM_ECANCELED, "%s: canceled by the progress callback after %zu of %zu "
+                                      "toys (the others are NaN)", fn,
+                      atomic_load(&c->done), c->n_toys);
+  if (c->first_bad < c->n_toys)
+    return nplm__fail(c->bad_status, "%s: %s", fn, c->bad_msg);
+  if (atomic_load(&c->noconv))
+    return nplm__fail(NPLM_ENOCONV, "%s: some toys reached the L-BFGS-B iteration limit "
+                                    "(their t are written)", fn);
+  return NPLM_OK;
+}
+
+static nplm_status_t check_common(nplm_test_t *t, size_t n_toys, double *t_null, const char *fn) {
+  if (!t) return nplm__fail(NPLM_EINVAL, "%s: t is NULL", fn);
+  if (!t->has_ref)
+    return nplm__fail(NPLM_ESTATE, "%s: no reference: call nplm_test_set_reference first", fn);
+  if (n_toys == 0) return nplm__fail(NPLM_EINVAL, "%s: n_toys = 0", fn);
+  if (!t_null) return nplm__fail(NPLM_EINVAL, "%s: t_null is NULL", fn);
+  if ((double)nplm__test_opt(t, NPLM_OPT_TOY_OFFSET) + (double)n_toys > 72057594037927936.0)
+    return nplm__fail(NPLM_EINVAL, "%s: toy indices beyond 2^56", fn);
+  return NPLM_OK;
+}
+
+nplm_status_t nplm_test_calibrate(nplm_test_t *t, const double *pool_x, size_t pool_n, size_t d,
+                                  const double *pool_w, size_t n_toys, uint64_t seed,
+                                  double *t_null) {
+  static const char fn[] = "nplm_test_calibrate";
+  nplm__clear_error();
+  nplm_status_t s = check_common(t, n_toys, t_null, fn);
+  if (s != NPLM_OK) return t ? (nplm__copy_error(t->msg), s) : s;
+  if (pool_n == 0) s = nplm__fail(NPLM_EINVAL, "%s: pool_n = 0: the pool is empty", fn);
+  else if (!pool_x) s = nplm__fail(NPLM_EINVAL, "%s: pool_x is NULL", fn);
+  else if (d != t->family->d)
+    s = nplm__fail(NPLM_EINVAL, "%s: d = %zu but the model has %zu inputs", fn, d,
+                   t->family->d);
+  else s = nplm__check_events(fn, "pool_x", pool_x, pool_n, d, "pool_w", pool_w);
+  double *cum = NULL;
+  if (s == NPLM_OK && pool_w) {
+    cum = nplm__malloc_array(pool_n, sizeof *cum);
+    if (!cum) {
+      s = nplm__fail(NPLM_ENOMEM, "%s: out of memory", fn);
+    } else {
+      double acc = 0.0;
+      for (size_t i = 0; i < pool_n; i++) cum[i] = acc += pool_w[i];
+      if (!(acc > 0.0) || !isfinite(acc))
+        s = nplm__fail(NPLM_EINVAL, "%s: pool_w: the weights sum to %g; need a positive, finite "
+                                    "sum", fn, acc);
+    }
+  }
+  if (s == NPLM_OK) {
+    nplm__toy_pool_t pool = {pool_x, pool_n, d, cum};
+    cal_ctx_t c;
+    memset(&c, 0, sizeof c);
+    c.t = t;
+    c.fn = fn;
+    c.pool = &pool;
+    c.seed = seed;
+    c.offset = (uint64_t)nplm__test_opt(t, NPLM_OPT_TOY_OFFSET);
+    c.n_toys = n_toys;
+    c.t_null = t_null;
+    s = calibrate(&c);
+  }
+  nplm__free(cum);
+  if (s != NPLM_OK) nplm__copy_error(t->msg);
+  return s;
+}
+
+nplm_status_t nplm_test_calibrate_with(nplm_test_t *t, nplm_toy_fn generate, void *user,
+                                       size_t n_toys, uint64_t seed, double *t_null) {
+  static const char fn[] = "nplm_test_calibrate_with";
+  nplm__clear_error();
+  nplm_status_t s = check_common(t, n_toys, t_null, fn);
+  if (s == NPLM_OK && !generate) s = nplm__fail(NPLM_EINVAL, "%s: generate is NULL", fn);
+  if (s == NPLM_OK) {
+    cal_ctx_t c;
+    memset(&c, 0, sizeof c);
+    c.t = t;
+    c.fn = fn;
+    c.gen = generate;
+    c.user = user;
+    c.seed = seed;
+    c.offset = (uint64_t)nplm__test_opt(t, NPLM_OPT_TOY_OFFSET);
+    c.n_toys = n_toys;
+    c.t_null = t_null;
+    s = calibrate(&c);
+  }
+  if (s != NPLM_OK && t) nplm__copy_error(t->msg);
+  return s;
+}

@@ -1,0 +1,181 @@
+/* Calibration: toys reproducible bit for bit across thread counts and shards, the generator
+ * entry point, cancellation, bad input. */
+#include <criterion/criterion.h>
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "nplm/nplm.h"
+#include "../common/leak_check.h"
+
+NPLM_LEAK_CHECKED_SUITE(calibrate);
+NPLM_LEAK_CHECKED_SUITE(calibrate_with);
+
+#define N_REF 6000
+#define N_POOL 20000
+#define N_EXP 150.0
+
+static double g_ref[N_REF], g_pool[N_POOL];
+
+static double expo(uint64_t *s) {
+  *s = *s * 6364136223846793005ull + 1442695040888963407ull;
+  return -log(((double)(*s >> 11) + 0.5) * 0x1.0p-53);
+}
+
+static nplm_test_t *make_test(nplm_model_t **family) {
+  uint64_t s = 42;
+  for (int i = 0; i < N_REF; i++) g_ref[i] = expo(&s);
+  for (int i = 0; i < N_POOL; i++) g_pool[i] = expo(&s);
+  const size_t layers[] = {1, 3, 1};
+  nplm_test_t *t = NULL;
+  cr_assert_eq(nplm_model_create_mlp(family, layers, 3, 4.0), NPLM_OK);
+  cr_assert_eq(nplm_test_create(&t, *family, NULL), NPLM_OK);
+  cr_assert_eq(nplm_test_set_reference(t, g_ref, N_REF, 1, NULL, N_EXP), NPLM_OK);
+  cr_assert_eq(nplm_test_set_int(t, NPLM_OPT_OPTIMIZER, NPLM_OPTIMIZER_LBFGSB), NPLM_OK);
+  cr_assert_eq(nplm_test_set_int(t, NPLM_OPT_MAX_ITERATIONS, 200), NPLM_OK);
+  return t;
+}
+
+static nplm_status_t calib(nplm_test_t *t, int threads, int64_t offset, size_t n, double *out) {
+  cr_assert_eq(nplm_test_set_int(t, NPLM_OPT_THREADS, threads), NPLM_OK);
+  cr_assert_eq(nplm_test_set_int(t, NPLM_OPT_TOY_OFFSET, offset), NPLM_OK);
+  return nplm_test_calibrate(t, g_pool, N_POOL, 1, NULL, n, 2024, out);
+}
+
+Test(calibrate, identical_for_any_thread_count_and_sharding) {
+  nplm_model_t *family = NULL;
+  nplm_test_t *t = make_test(&family);
+  double a[8], b[8], c[8];
+  nplm_status_t s = calib(t, 1, 0, 8, a);
+  cr_assert(s == NPLM_OK || s == NPLM_ENOCONV, "%s", nplm_test_last_error(t));
+  for (int k = 0; k < 8; k++) cr_assert(isfinite(a[k]) && a[k] >= 0.0, "toy %d: t = %g", k, a[k]);
+  s = calib(t, 2, 0, 8, b);
+  cr_assert(s == NPLM_OK || s == NPLM_ENOCONV);
+  cr_assert(memcmp(a, b, sizeof a) == 0, "1 vs 2 threads");
+  s = calib(t, 2, 0, 3, c);
+  cr_assert(s == NPLM_OK || s == NPLM_ENOCONV);
+  s = calib(t, 1, 3, 5, c + 3);
+  cr_assert(s == NPLM_OK || s == NPLM_ENOCONV);
+  cr_assert(memcmp(a, c, sizeof a) == 0, "two shards vs one run");
+  /* toys differ from each other, and another seed gives other toys */
+  int distinct = 0;
+  for (int k = 1; k < 8; k++) distinct += a[k] != a[0];
+  cr_assert(distinct >= 6);
+  cr_assert_eq(nplm_test_set_int(t, NPLM_OPT_TOY_OFFSET, 0), NPLM_OK);
+  s = nplm_test_calibrate(t, g_pool, N_POOL, 1, NULL, 2, 2025, c);
+  cr_assert(s == NPLM_OK || s == NPLM_ENOCONV);
+  cr_assert(c[0] != a[0] && c[1] != a[1]);
+  nplm_test_free(t);
+  nplm_model_free(family);
+}
+
+/* A generator that makes toy g from its own stream: Poisson-free fixed size, for the check. */
+typedef struct gen_state {
+  int fail_toy, skip_toy;
+} gen_state_t;
+
+static int generate(void *user, uint64_t toy, uint64_t seed, nplm_toy_t *out) {
+  const gen_state_t *g = user;
+  if ((int)toy == g->fail_toy) return 7;
+  if ((int)toy == g->skip_toy) return 0;
+  double x[160];
+  uint64_t s = seed * 1000003u + toy;
+  for (int i = 0; i < 160; i++) x[i] = expo(&s);
+  return nplm_toy_set_events(out, x, 160, 1, NULL) == NPLM_OK ? 0 : 1;
+}
+
+Test(calibrate_with, toy_zero_matches_a_plain_run) {
+  nplm_model_t *family = NULL;
+  nplm_test_t *t = make_test(&family);
+  gen_state_t st = {-1, -1};
+  double tn[4], tn2[4];
+  nplm_status_t s = nplm_test_calibrate_with(t, generate, &st, 4, 77, tn);
+  cr_assert(s == NPLM_OK || s == NPLM_ENOCONV, "%s", nplm_test_last_error(t));
+  cr_assert_eq(nplm_test_set_int(t, NPLM_OPT_THREADS, 1), NPLM_OK);
+  s = nplm_test_calibrate_with(t, generate, &st, 4, 77, tn2);
+  cr_assert(s == NPLM_OK || s == NPLM_ENOCONV);
+  cr_assert(memcmp(tn, tn2, sizeof tn) == 0);
+  /* toy 0 is initialised like nplm_test_run with NPLM_OPT_SEED = seed */
+  double x[160], tv;
+  uint64_t sd = 77 * 1000003u + 0;
+  for (int i = 0; i < 160; i++) x[i] = expo(&sd);
+  cr_assert_eq(nplm_test_set_int(t, NPLM_OPT_SEED, 77), NPLM_OK);
+  s = nplm_test_run(t, x, 160, 1, NULL, &tv);
+  cr_assert(s == NPLM_OK || s == NPLM_ENOCONV);
+  cr_assert_eq(tv, tn[0]);
+  /* a failing generator fails the calibration and names the toy */
+  st.fail_toy = 2;
+  cr_assert_eq(nplm_test_calibrate_with(t, generate, &st, 4, 77, tn), NPLM_EINVAL);
+  cr_assert(strstr(nplm_test_last_error(t), "toy 2") != NULL, "%s", nplm_test_last_error(t));
+  cr_assert(isnan(tn[2]) && isfinite(tn[1]));
+  st.fail_toy = -1;
+  st.skip_toy = 1;
+  cr_assert_eq(nplm_test_calibrate_with(t, generate, &st, 4, 77, tn), NPLM_EINVAL);
+  cr_assert(strstr(nplm_test_last_error(t), "nplm_toy_set_events") != NULL);
+  cr_assert_eq(nplm_test_calibrate_with(t, NULL, NULL, 4, 77, tn), NPLM_EINVAL);
+  cr_assert_eq(nplm_toy_set_events(NULL, x, 1, 1, NULL), NPLM_EINVAL);
+  nplm_test_free(t);
+  nplm_model_free(family);
+}
+
+static int cancel_at_once(void *user, const nplm_progress_t *p) {
+  (void)user;
+  (void)p;
+  return 1;
+}
+
+Test(calibrate, cancel_keeps_finished_toys) {
+  nplm_model_t *family = NULL;
+  nplm_test_t *t = make_test(&family);
+  cr_assert_eq(nplm_test_set_progress(t, cancel_at_once, NULL), NPLM_OK);
+  double tn[6];
+  cr_assert_eq(calib(t, 1, 0, 6, tn), NPLM_ECANCELED);
+  cr_assert(isfinite(tn[0]), "the first toy finished before the callback ran");
+  for (int k = 1; k < 6; k++) cr_assert(isnan(tn[k]));
+  cr_assert(strstr(nplm_test_last_error(t), "canceled") != NULL);
+  nplm_test_free(t);
+  nplm_model_free(family);
+}
+
+Test(calibrate, bad_input) {
+  nplm_model_t *family = NULL;
+  nplm_test_t *t = make_test(&family);
+  double tn[2], bad[3] = {1, NAN, 2}, w[3] = {1, 1, -1};
+  cr_assert_eq(nplm_test_calibrate(NULL, g_pool, N_POOL, 1, NULL, 2, 1, tn), NPLM_EINVAL);
+  cr_assert_eq(nplm_test_calibrate(t, g_pool, N_POOL, 1, NULL, 0, 1, tn), NPLM_EINVAL);
+  cr_assert(strstr(nplm_test_last_error(t), "n_toys") != NULL);
+  cr_assert_eq(nplm_test_calibrate(t, g_pool, N_POOL, 1, NULL, 2, 1, NULL), NPLM_EINVAL);
+  cr_assert_eq(nplm_test_calibrate(t, NULL, N_POOL, 1, NULL, 2, 1, tn), NPLM_EINVAL);
+  cr_assert_eq(nplm_test_calibrate(t, g_pool, 0, 1, NULL, 2, 1, tn), NPLM_EINVAL);
+  cr_assert_eq(nplm_test_calibrate(t, g_pool, N_POOL / 2, 2, NULL, 2, 1, tn), NPLM_EINVAL);
+  cr_assert_eq(nplm_test_calibrate(t, bad, 3, 1, NULL, 2, 1, tn), NPLM_EINVAL);
+  cr_assert(strstr(nplm_test_last_error(t), "pool_x[1") != NULL, "%s", nplm_test_last_error(t));
+  cr_assert_eq(nplm_test_calibrate(t, g_pool, 3, 1, w, 2, 1, tn), NPLM_EINVAL);
+  cr_assert(strstr(nplm_test_last_error(t), "pool_w[2]") != NULL);
+  const double zero_w[3] = {0, 0, 0};
+  cr_assert_eq(nplm_test_calibrate(t, g_pool, 3, 1, zero_w, 2, 1, tn), NPLM_EINVAL);
+  cr_assert_eq(nplm_test_set_int(t, NPLM_OPT_TOY_OFFSET, -1), NPLM_EINVAL);
+  nplm_test_t *fresh = NULL;
+  cr_assert_eq(nplm_test_create(&fresh, family, NULL), NPLM_OK);
+  cr_assert_eq(nplm_test_calibrate(fresh, g_pool, N_POOL, 1, NULL, 2, 1, tn), NPLM_ESTATE);
+  nplm_test_free(fresh);
+  nplm_test_free(t);
+  nplm_model_free(family);
+}
+
+Test(calibrate, weighted_pool) {
+  nplm_model_t *family = NULL;
+  nplm_test_t *t = make_test(&family);
+  /* all weight on events above 3: every toy is a strong excess there */
+  double *w = calloc(N_POOL, sizeof *w);
+  for (int i = 0; i < N_POOL; i++) w[i] = g_pool[i] > 3.0 ? 1.0 : 0.0;
+  double tn[2], tu[2];
+  nplm_status_t s = nplm_test_calibrate(t, g_pool, N_POOL, 1, w, 2, 5, tn);
+  cr_assert(s == NPLM_OK || s == NPLM_ENOCONV, "%s", nplm_test_last_error(t));
+  s = nplm_test_calibrate(t, g_pool, N_POOL, 1, NULL, 2, 5, tu);
+  cr_assert(s == NPLM_OK || s == NPLM_ENOCONV);
+  for (int k = 0; k < 2; k++) cr_assert(tn[k] > 10 * tu[k] + 100, "%g vs %g", tn[k], tu[k]);
+  free(w);
+  nplm_test_free(t);
+  nplm_model_free(family);
+}

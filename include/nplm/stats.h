@@ -89,6 +89,78 @@ NPLM_API NPLM_WARN_UNUSED nplm_status_t nplm_ks_chi2(const double *t, size_t n, 
 NPLM_API NPLM_WARN_UNUSED nplm_status_t nplm_pvalue_empirical(const double *t_null, size_t n,
                                                               double t_obs, double *p);
 
+
+/** Entries of the array filled by nplm_significance(). Values are pinned; new entries are
+ *  appended, so pass the length of your array. */
+typedef enum nplm_significance_key {
+  NPLM_SIG_P_EMPIRICAL = 0,  /**< (1 + #{t_null >= t_obs}) / (n + 1). */
+  NPLM_SIG_Z_EMPIRICAL = 1,  /**< Z of the empirical p. */
+  NPLM_SIG_P_CHI2 = 2,       /**< chi2 upper tail with the given dof. */
+  NPLM_SIG_Z_CHI2 = 3,       /**< Z of NPLM_SIG_P_CHI2. */
+  NPLM_SIG_DOF_FIT = 4,      /**< Maximum-likelihood dof of the toys (NaN if n < 2). */
+  NPLM_SIG_P_CHI2_FIT = 5,   /**< chi2 upper tail with the fitted dof. */
+  NPLM_SIG_Z_CHI2_FIT = 6,   /**< Z of NPLM_SIG_P_CHI2_FIT. */
+  NPLM_SIG_BEYOND_TOYS = 7,  /**< 1 when t_obs exceeds every toy: the empirical p is then only
+                                  an upper bound, and the chi2 values are extrapolations. */
+  NPLM_SIG_N_TOYS = 8,       /**< Number of toys used. */
+  NPLM_SIG_KS_P = 9,         /**< KS p-value of the toys against chi2(dof). */
+  NPLM_SIG_KS_P_FIT = 10,    /**< KS p-value of the toys against chi2(fitted dof). */
+  NPLM_SIG_COUNT = 11        /**< Number of entries in this release. */
+} nplm_significance_key_t;
+
+/** Observed significance of t_obs against a calibration: empirical, chi2 with fixed dof and chi2
+ *  with the dof fitted on the toys, in one call.
+ *  @param[in] t_null n finite toy values of t. Toys with t <= 0 (possible for fits stopped
+ *                    early) count in the empirical p and the KS tests; the dof fit uses the
+ *                    toys with t > 0 only.
+ *  @param n          number of toys, >= 1.
+ *  @param t_obs      the observed t (finite).
+ *  @param dof        degrees of freedom of the fixed-dof chi2, > 0 (usually the model's
+ *                    parameter count).
+ *  @param[out] out   array filled with the ::nplm_significance_key_t entries.
+ *  @param n_out      length of @p out; min(n_out, NPLM_SIG_COUNT) entries are written.
+ *  @retval NPLM_OK, NPLM_EINVAL
+ *  @since 0.1 */
+NPLM_API NPLM_WARN_UNUSED nplm_status_t nplm_significance(const double *t_null, size_t n,
+                                                          double t_obs, double dof, double *out,
+                                                          size_t n_out);
+
+/** How a t is turned into a p-value by nplm_sensitivity(). */
+enum nplm_pvalue_method {
+  NPLM_PVALUE_EMPIRICAL = 0, /**< From the null toys (needs t_null). */
+  NPLM_PVALUE_CHI2 = 1,      /**< chi2 with the given dof. */
+  NPLM_PVALUE_CHI2_FIT = 2   /**< chi2 with the dof fitted on the null toys (needs t_null). */
+};
+
+/** Entries of the array filled by nplm_sensitivity(). */
+typedef enum nplm_sensitivity_key {
+  NPLM_SENS_Z_MEDIAN = 0,    /**< Z of the median of the alternative toys' t. */
+  NPLM_SENS_Z_16 = 1,        /**< Z of their 16% quantile (lower edge of the 68% band). */
+  NPLM_SENS_Z_84 = 2,        /**< Z of their 84% quantile (upper edge). */
+  NPLM_SENS_Z_MEDIAN_ERR = 3,/**< Error on NPLM_SENS_Z_MEDIAN from the error on the median t,
+                                  sqrt(pi/2) sigma_t / sqrt(n), propagated through Z(t). */
+  NPLM_SENS_T_MEDIAN = 4,    /**< Median t of the alternative toys. */
+  NPLM_SENS_T_MEDIAN_ERR = 5,/**< sqrt(pi/2) sigma_t / sqrt(n). */
+  NPLM_SENS_COUNT = 6        /**< Number of entries in this release. */
+} nplm_sensitivity_key_t;
+
+/** Sensitivity study: the median Z of toys with a signal injected, its 68% band and the error on
+ *  the median. Quantiles interpolate linearly between order statistics.
+ *  @param[in] t_alt  n_alt values of t on alternative (signal) toys, finite.
+ *  @param n_alt      >= 1 (>= 2 for the errors).
+ *  @param[in] t_null n_null null toys, or NULL with ::NPLM_PVALUE_CHI2.
+ *  @param n_null     number of null toys.
+ *  @param dof        dof for ::NPLM_PVALUE_CHI2 (ignored otherwise), > 0.
+ *  @param method     an ::nplm_pvalue_method.
+ *  @param[out] out   array filled with the ::nplm_sensitivity_key_t entries.
+ *  @param n_out      length of @p out.
+ *  @retval NPLM_OK, NPLM_EINVAL, NPLM_ENOMEM
+ *  @since 0.1 */
+NPLM_API NPLM_WARN_UNUSED nplm_status_t nplm_sensitivity(const double *t_alt, size_t n_alt,
+                                                         const double *t_null, size_t n_null,
+                                                         double dof, int method, double *out,
+                                                         size_t n_out);
+
 /** @} */
 
 #ifdef __cplusplus

@@ -334,6 +334,52 @@ NPLM_API NPLM_WARN_UNUSED nplm_status_t nplm_test_calibrate_with(nplm_test_t *t,
                                                                  size_t n_toys, uint64_t seed,
                                                                  double *t_null);
 
+/** One step of a weight-clip scan, passed to a ::nplm_clip_report_fn. Fields are only
+ *  appended; test @c size before reading a field newer than your headers. */
+typedef struct nplm_clip_step {
+  size_t size;          /**< sizeof(nplm_clip_step_t) of the library that filled it. */
+  int64_t step;         /**< 0, 1, ... in the order tried. */
+  double clip;          /**< The weight clip c of this step. */
+  int64_t n_toys;       /**< Toys at this c (the same toys at every c). */
+  double median, mean;  /**< Median and mean of t over the toys. */
+  double q16, q84;      /**< 16% and 84% quantiles of t. */
+  double ks_stat, ks_p; /**< Two-sided KS test of the toys against chi2(dof). */
+  double target_median; /**< Median of chi2(dof), dof = number of parameters. */
+  double target_q16, target_q84; /**< Its 16% and 84% quantiles. */
+  const double *t_null; /**< The n_toys values of t, valid during the callback only. */
+} nplm_clip_step_t;
+
+/** Receives each step of nplm_test_tune_clip(); return non-zero to stop (::NPLM_ECANCELED). */
+typedef int (*nplm_clip_report_fn)(void *user, const nplm_clip_step_t *step);
+
+/** Tune the weight clip so that null toys follow chi2(dof = number of parameters).
+ *
+ *  Calibrates (nplm_test_calibrate(), the same toys at every c) at c_lo and c_hi, widens the
+ *  bracket by factors of 2 until the median of t straddles the median of chi2(dof), then
+ *  narrows it by regula falsi (Illinois) on log c until the medians agree within half the
+ *  statistical error of the toys' median, or @p max_steps calibrations are spent. Every step is
+ *  reported (median, mean, quantiles, KS p-value next to the target's). The handle's options
+ *  are unchanged afterwards; set ::NPLM_OPT_WEIGHT_CLIP to the result to use it.
+ *  @param[in,out] t   test handle with a reference set and the options to tune for.
+ *  @param[in] pool_x  pool of null events (see nplm_test_calibrate()).
+ *  @param pool_n      pool size.
+ *  @param d           features.
+ *  @param[in] pool_w  pool weights or NULL.
+ *  @param n_toys      toys per step, >= 5.
+ *  @param seed        seed of the toys.
+ *  @param c_lo        lower end of the first bracket, > 0.
+ *  @param c_hi        upper end, > c_lo, finite.
+ *  @param max_steps   calibrations at most, 2 .. 100.
+ *  @param report      called after each step, or NULL.
+ *  @param user        passed to @p report.
+ *  @param[out] c_best the tried c whose median was closest to the target.
+ *  @retval NPLM_OK, NPLM_EINVAL, NPLM_ESTATE, NPLM_ENOMEM, NPLM_ENUMERIC, NPLM_ECANCELED
+ *  @since 0.1 */
+NPLM_API NPLM_WARN_UNUSED nplm_status_t nplm_test_tune_clip(
+    nplm_test_t *t, const double *pool_x, size_t pool_n, size_t d, const double *pool_w,
+    size_t n_toys, uint64_t seed, double c_lo, double c_hi, int max_steps,
+    nplm_clip_report_fn report, void *user, double *c_best);
+
 /** The message of the last failing call that changes this handle (calls on a const handle
  *  report through nplm_last_error() only, so that they can run concurrently).
  *  @param t the test (NULL gives a fixed message).

@@ -179,3 +179,51 @@ Test(calibrate, weighted_pool) {
   nplm_test_free(t);
   nplm_model_free(family);
 }
+
+typedef struct scan_log {
+  int steps;
+  double clips[16], gaps[16];
+} scan_log_t;
+
+static int log_step(void *user, const nplm_clip_step_t *st) {
+  scan_log_t *l = user;
+  cr_assert_eq(st->size, sizeof(nplm_clip_step_t));
+  cr_assert_eq(st->step, l->steps);
+  cr_assert(st->q16 <= st->median && st->median <= st->q84);
+  cr_assert(st->ks_p >= 0.0 && st->ks_p <= 1.0);
+  cr_assert(fabs(st->target_median - nplm_chi2_isf(0.5, 10.0)) < 1e-12);
+  if (l->steps < 16) {
+    l->clips[l->steps] = st->clip;
+    l->gaps[l->steps] = st->median - st->target_median;
+  }
+  l->steps++;
+  return 0;
+}
+
+Test(calibrate, tune_clip_reports_every_step_and_keeps_options) {
+  nplm_model_t *family = NULL;
+  nplm_test_t *t = make_test(&family);
+  cr_assert_eq(nplm_test_set_int(t, NPLM_OPT_THREADS, 2), NPLM_OK);
+  scan_log_t log;
+  memset(&log, 0, sizeof log);
+  double c = 0;
+  nplm_status_t s = nplm_test_tune_clip(t, g_pool, N_POOL, 1, NULL, 9, 11, 0.05, 8.0, 5,
+                                        log_step, &log, &c);
+  cr_assert_eq(s, NPLM_OK, "%s", nplm_test_last_error(t));
+  cr_assert(log.steps >= 2 && log.steps <= 5, "%d steps", log.steps);
+  /* the median of t grows with the clip */
+  cr_assert(log.gaps[0] < log.gaps[1], "median at c=0.05 below the one at c=8");
+  int best = 0;
+  for (int i = 1; i < log.steps; i++)
+    if (fabs(log.gaps[i]) < fabs(log.gaps[best])) best = i;
+  cr_assert_eq(c, log.clips[best]);
+  double v;
+  cr_assert_eq(nplm_test_get_option(t, NPLM_OPT_WEIGHT_CLIP, &v), NPLM_OK);
+  cr_assert_eq(v, 0.0, "the handle's clip option is restored");
+  cr_assert_eq(nplm_test_tune_clip(t, g_pool, N_POOL, 1, NULL, 9, 11, 2.0, 1.0, 5, NULL, NULL, &c),
+               NPLM_EINVAL);
+  cr_assert_eq(nplm_test_tune_clip(t, g_pool, N_POOL, 1, NULL, 3, 11, 1.0, 2.0, 5, NULL, NULL, &c),
+               NPLM_EINVAL);
+  nplm_test_free(t);
+  nplm_model_free(family);
+}

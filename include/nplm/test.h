@@ -341,11 +341,15 @@ typedef struct nplm_clip_step {
   int64_t step;         /**< 0, 1, ... in the order tried. */
   double clip;          /**< The weight clip c of this step. */
   int64_t n_toys;       /**< Toys at this c (the same toys at every c). */
-  double median, mean;  /**< Median and mean of t over the toys. */
-  double q16, q84;      /**< 16% and 84% quantiles of t. */
-  double ks_stat, ks_p; /**< Two-sided KS test of the toys against chi2(dof). */
+  double median;        /**< Median of t over the toys. */
+  double mean;          /**< Mean of t over the toys. */
+  double q16;           /**< 16% quantile of t. */
+  double q84;           /**< 84% quantile of t. */
+  double ks_stat;       /**< Two-sided KS statistic of the toys against chi2(dof). */
+  double ks_p;          /**< Its p-value. */
   double target_median; /**< Median of chi2(dof), dof = number of parameters. */
-  double target_q16, target_q84; /**< Its 16% and 84% quantiles. */
+  double target_q16;    /**< 16% quantile of chi2(dof). */
+  double target_q84;    /**< 84% quantile of chi2(dof). */
   const double *t_null; /**< The n_toys values of t, valid during the callback only. */
 } nplm_clip_step_t;
 

@@ -384,6 +384,23 @@ NPLM_API NPLM_WARN_UNUSED nplm_status_t nplm_test_tune_clip(
     size_t n_toys, uint64_t seed, double c_lo, double c_hi, int max_steps,
     nplm_clip_report_fn report, void *user, double *c_best);
 
+/** Write a calibration as a JSON object: library version, seed, toy count, the model (layers,
+ *  parameters, clip), N(R0), every option by its stable name, a summary (median, mean, dof,
+ *  maximum-likelihood dof, KS p-values against chi2 with both) and "t_null", the array in toy
+ *  order (non-finite values as null). Numbers use a locale-independent format and round-trip
+ *  exactly.
+ *  @param[in] t      the test the calibration ran on.
+ *  @param[in] path   file name; replaced.
+ *  @param[in] t_null n values of t from nplm_test_calibrate().
+ *  @param n          number of toys, >= 1.
+ *  @param seed       the calibration's seed.
+ *  @retval NPLM_OK, NPLM_EINVAL, NPLM_EIO, NPLM_ENOMEM
+ *  @since 0.1 */
+NPLM_API NPLM_WARN_UNUSED nplm_status_t nplm_test_write_calibration(const nplm_test_t *t,
+                                                                    const char *path,
+                                                                    const double *t_null,
+                                                                    size_t n, uint64_t seed);
+
 /** The message of the last failing call that changes this handle (calls on a const handle
  *  report through nplm_last_error() only, so that they can run concurrently).
  *  @param t the test (NULL gives a fixed message).

@@ -3,7 +3,9 @@
 #include <criterion/criterion.h>
 #include <math.h>
 #include <stdlib.h>
+#include <stdio.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "nplm/nplm.h"
 #include "../common/leak_check.h"
@@ -224,6 +226,49 @@ Test(calibrate, tune_clip_reports_every_step_and_keeps_options) {
                NPLM_EINVAL);
   cr_assert_eq(nplm_test_tune_clip(t, g_pool, N_POOL, 1, NULL, 3, 11, 1.0, 2.0, 5, NULL, NULL, &c),
                NPLM_EINVAL);
+  nplm_test_free(t);
+  nplm_model_free(family);
+}
+
+Test(calibrate, json_summary_round_trips) {
+  nplm_model_t *family = NULL;
+  nplm_test_t *t = make_test(&family);
+  double tn[5];
+  nplm_status_t s = calib(t, 2, 0, 5, tn);
+  cr_assert(s == NPLM_OK || s == NPLM_ENOCONV);
+  tn[3] = NAN; /* a failed toy is written as null */
+  char path[64];
+  snprintf(path, sizeof path, "/tmp/nplm-cal-%d.json", (int)getpid());
+  cr_assert_eq(nplm_test_write_calibration(t, path, tn, 5, 2024), NPLM_OK, "%s",
+               nplm_last_error());
+  FILE *f = fopen(path, "r");
+  cr_assert_not_null(f);
+  static char buf[8192];
+  size_t len = fread(buf, 1, sizeof buf - 1, f);
+  fclose(f);
+  buf[len] = '\0';
+  cr_assert(strstr(buf, "\"seed\": 2024") != NULL);
+  cr_assert(strstr(buf, "\"layers\": [1, 3, 1]") != NULL);
+  cr_assert(strstr(buf, "\"max_iterations\": 200") != NULL);
+  char *p = strstr(buf, "\"t_null\": [");
+  cr_assert_not_null(p);
+  p += strlen("\"t_null\": [");
+  for (int k = 0; k < 5; k++) {
+    while (*p == ' ' || *p == ',' || *p == '\n') p++;
+    if (k == 3) {
+      cr_assert(strncmp(p, "null", 4) == 0);
+      p += 4;
+      continue;
+    }
+    char *end;
+    double v = strtod(p, &end);
+    cr_assert(end != p);
+    cr_assert_eq(v, tn[k], "toy %d round trip", k);
+    p = end;
+  }
+  remove(path);
+  cr_assert_eq(nplm_test_write_calibration(t, "/nonexistent-dir/x.json", tn, 5, 1), NPLM_EIO);
+  cr_assert_eq(nplm_test_write_calibration(t, path, tn, 0, 1), NPLM_EINVAL);
   nplm_test_free(t);
   nplm_model_free(family);
 }

@@ -351,6 +351,13 @@ typedef struct nplm_clip_step {
   double target_q16;    /**< 16% quantile of chi2(dof). */
   double target_q84;    /**< 84% quantile of chi2(dof). */
   const double *t_null; /**< The n_toys values of t, valid during the callback only. */
+  int64_t n_checkpoints;    /**< Checkpoints of the training history (0 without
+                                 ::NPLM_OPT_PATIENCE). */
+  int64_t checkpoint_every; /**< Epochs (or iterations) between checkpoints. */
+  const double *quantiles_vs_epoch; /**< n_checkpoints x 3: the 16%, 50% and 84% quantiles of
+                                 t over the toys at epoch (i + 1) * checkpoint_every, to set
+                                 beside the target's (a fit that stopped earlier counts with
+                                 its final t); valid during the callback only. */
 } nplm_clip_step_t;
 
 /** Receives each step of nplm_test_tune_clip(); return non-zero to stop (::NPLM_ECANCELED). */
@@ -362,7 +369,9 @@ typedef int (*nplm_clip_report_fn)(void *user, const nplm_clip_step_t *step);
  *  bracket by factors of 2 until the median of t straddles the median of chi2(dof), then
  *  narrows it by regula falsi (Illinois) on log c until the medians agree within half the
  *  statistical error of the toys' median, or @p max_steps calibrations are spent. Every step is
- *  reported (median, mean, quantiles, KS p-value next to the target's). The handle's options
+ *  reported (median, mean, quantiles, KS p-value next to the target's, and the quantiles of t
+ *  every ::NPLM_OPT_PATIENCE epochs: too large a clip shows t drifting above the target as
+ *  training goes on, too small a clip below it). The handle's options
  *  are unchanged afterwards; set ::NPLM_OPT_WEIGHT_CLIP to the result to use it.
  *  @param[in,out] t   test handle with a reference set and the options to tune for.
  *  @param[in] pool_x  pool of null events (see nplm_test_calibrate()).

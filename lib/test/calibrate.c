@@ -52,6 +52,8 @@ typedef struct cal_ctx {
   uint64_t seed, offset;
   size_t n_toys;
   double *t_null;
+  double *trace; /* n_toys x trace_len, or NULL */
+  size_t trace_len;
   atomic_int stop;
   atomic_size_t done;
   atomic_int noconv;
@@ -108,10 +110,18 @@ static void toy_task(void *arg, size_t k, int worker) {
     fc.t = c->t;
     fc.stop = &c->stop;
     fc.t0 = nplm__now();
+    if (c->trace) {
+      fc.trace = c->trace + k * c->trace_len;
+      fc.trace_len = c->trace_len;
+      for (size_t i = 0; i < c->trace_len; i++) fc.trace[i] = NAN;
+    }
     nplm__optim_report_t rep;
     double clip;
     s = nplm__test_fit(&fc, &data, c->seed, g, params, &clip, &rep);
-    if (s == NPLM_OK || s == NPLM_ENOCONV) c->t_null[k] = -2.0 * rep.f;
+    if (s == NPLM_OK || s == NPLM_ENOCONV) {
+      c->t_null[k] = -2.0 * rep.f;
+      for (size_t i = fc.trace_done; fc.trace && i < fc.trace_len; i++) fc.trace[i] = c->t_null[k];
+    }
     if (s == NPLM_ENOCONV) atomic_store(&c->noconv, 1);
   }
   if (s != NPLM_OK && s != NPLM_ENOCONV && !(s == NPLM_ECANCELED && atomic_load(&c->stop))) {
@@ -174,10 +184,10 @@ static nplm_status_t check_common(nplm_test_t *t, size_t n_toys, double *t_null,
   return NPLM_OK;
 }
 
-nplm_status_t nplm_test_calibrate(nplm_test_t *t, const double *pool_x, size_t pool_n, size_t d,
-                                  const double *pool_w, size_t n_toys, uint64_t seed,
-                                  double *t_null) {
-  static const char fn[] = "nplm_test_calibrate";
+nplm_status_t nplm__calibrate_pool(nplm_test_t *t, const char *fn, const double *pool_x,
+                                   size_t pool_n, size_t d, const double *pool_w, size_t n_toys,
+                                   uint64_t seed, double *t_null, double *trace,
+                                   size_t trace_len) {
   nplm__clear_error();
   nplm_status_t s = check_common(t, n_toys, t_null, fn);
   if (s != NPLM_OK) return t ? (nplm__copy_error(t->msg), s) : s;
@@ -211,11 +221,20 @@ nplm_status_t nplm_test_calibrate(nplm_test_t *t, const double *pool_x, size_t p
     c.offset = (uint64_t)nplm__test_opt(t, NPLM_OPT_TOY_OFFSET);
     c.n_toys = n_toys;
     c.t_null = t_null;
+    c.trace = trace;
+    c.trace_len = trace_len;
     s = calibrate(&c);
   }
   nplm__free(cum);
   if (s != NPLM_OK) nplm__copy_error(t->msg);
   return s;
+}
+
+nplm_status_t nplm_test_calibrate(nplm_test_t *t, const double *pool_x, size_t pool_n, size_t d,
+                                  const double *pool_w, size_t n_toys, uint64_t seed,
+                                  double *t_null) {
+  return nplm__calibrate_pool(t, "nplm_test_calibrate", pool_x, pool_n, d, pool_w, n_toys, seed,
+                              t_null, NULL, 0);
 }
 
 nplm_status_t nplm_test_calibrate_with(nplm_test_t *t, nplm_toy_fn generate, void *user,

@@ -177,6 +177,13 @@ static int monitor(void *arg, int64_t step, double f) {
     c->canceled = 1;
     return 1;
   }
+  if (c->trace && c->patience > 0 && step > 0 && step % c->patience == 0) {
+    size_t i = (size_t)(step / c->patience) - 1;
+    if (i < c->trace_len) {
+      c->trace[i] = -2.0 * f;
+      c->trace_done = i + 1;
+    }
+  }
   nplm_test_t *t = c->mut;
   if (!t) return 0;
   if (c->patience > 0 && step > 0 && step % c->patience == 0 && history_push(t, step, -2.0 * f)) {
@@ -258,6 +265,7 @@ nplm_status_t nplm__test_fit(fit_ctx_t *c, const nplm__events_t *data, uint64_t 
   c->last_progress = c->t0;
   c->hist_status = NPLM_OK;
   c->canceled = 0;
+  c->trace_done = 0;
   double *buf = nplm__malloc_array(c->n_tasks * (P + 1) + (size_t)threads * c->work_n + 2 * P,
                                    sizeof *buf);
   if (!buf) return nplm__fail(NPLM_ENOMEM, "out of memory");

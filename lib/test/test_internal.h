@@ -74,6 +74,9 @@ struct nplm__fit_ctx {
   double t0, last_progress;
   nplm_status_t hist_status;
   int canceled;
+  double *trace;      /* t every `patience` steps (index step / patience - 1), or NULL */
+  size_t trace_len;   /* entries of trace */
+  size_t trace_done;  /* entries written */
 };
 typedef struct nplm__fit_ctx fit_ctx_t;
 
@@ -83,6 +86,12 @@ typedef struct nplm__fit_ctx fit_ctx_t;
 nplm_status_t nplm__test_fit(fit_ctx_t *c, const nplm__events_t *data, uint64_t init_seed,
                              uint64_t init_index, double *params, double *clip,
                              nplm__optim_report_t *rep);
+/* nplm_test_calibrate with, optionally, each toy's t every NPLM_OPT_PATIENCE steps:
+ * trace is n_toys x trace_len (entries after a fit stopped early repeat its final t). */
+nplm_status_t nplm__calibrate_pool(nplm_test_t *t, const char *fn, const double *pool_x,
+                                   size_t pool_n, size_t d, const double *pool_w, size_t n_toys,
+                                   uint64_t seed, double *t_null, double *trace,
+                                   size_t trace_len);
 /* Threads for n_tasks units of work under NPLM_OPT_THREADS. */
 int nplm__test_threads(const nplm_test_t *t, size_t n_tasks);
 /* (Re)create the handle's thread pool with the given size. */

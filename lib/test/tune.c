@@ -30,6 +30,9 @@ typedef struct tune_state {
   uint64_t seed;
   double dof, target;
   double *t_null, *sorted;
+  double *trace, *quant; /* n_toys x n_check, n_check x 3 */
+  size_t n_check;
+  int64_t every;
   nplm_clip_report_fn report;
   void *user;
   int step;
@@ -42,8 +45,9 @@ static nplm_status_t evaluate(tune_state_t *s, double c, double *gap) {
   const int i = nplm__option_index(NPLM_OPT_WEIGHT_CLIP);
   const double saved = t->opt[i];
   t->opt[i] = c;
-  nplm_status_t st = nplm_test_calibrate(t, s->pool_x, s->pool_n, s->d, s->pool_w, s->n_toys,
-                                         s->seed, s->t_null);
+  nplm_status_t st = nplm__calibrate_pool(t, "nplm_test_tune_clip", s->pool_x, s->pool_n, s->d,
+                                          s->pool_w, s->n_toys, s->seed, s->t_null, s->trace,
+                                          s->n_check);
   t->opt[i] = saved;
   if (st != NPLM_OK && st != NPLM_ENOCONV) return st;
   memcpy(s->sorted, s->t_null, s->n_toys * sizeof *s->sorted);
@@ -70,6 +74,22 @@ static nplm_status_t evaluate(tune_state_t *s, double c, double *gap) {
   r.target_q16 = nplm_chi2_isf(0.84, s->dof);
   r.target_q84 = nplm_chi2_isf(0.16, s->dof);
   r.t_null = s->t_null;
+  for (size_t ck = 0; ck < s->n_check; ck++) { /* quantiles over the toys at checkpoint ck */
+    size_t m = 0;
+    for (size_t k = 0; k < s->n_toys; k++) {
+      double v = s->trace[k * s->n_check + ck];
+      if (!isnan(v)) s->sorted[m++] = v;
+    }
+    qsort(s->sorted, m, sizeof *s->sorted, cmp_double);
+    static const double qs[3] = {0.16, 0.5, 0.84};
+    for (int q = 0; q < 3; q++)
+      s->quant[3 * ck + (size_t)q] = m ? quantile_sorted(s->sorted, m, qs[q]) : (double)NAN;
+  }
+  r.n_checkpoints = (int64_t)s->n_check;
+  r.checkpoint_every = s->every;
+  r.quantiles_vs_epoch = s->quant;
+  memcpy(s->sorted, s->t_null, s->n_toys * sizeof *s->sorted); /* restore for the caller */
+  qsort(s->sorted, s->n_toys, sizeof *s->sorted, cmp_double);
   *gap = r.median - s->target;
   if (fabs(*gap) < s->best_gap) {
     s->best_gap = fabs(*gap);
@@ -112,13 +132,21 @@ nplm_status_t nplm_test_tune_clip(nplm_test_t *t, const double *pool_x, size_t p
   s.report = report;
   s.user = user;
   s.best_gap = INFINITY;
-  s.t_null = nplm__malloc_array(2 * n_toys, sizeof *s.t_null);
+  s.every = (int64_t)nplm__test_opt(t, NPLM_OPT_PATIENCE);
+  int64_t steps_max = (int)nplm__test_opt(t, NPLM_OPT_OPTIMIZER) == NPLM_OPTIMIZER_ADAM
+                          ? (int64_t)nplm__test_opt(t, NPLM_OPT_EPOCHS)
+                          : (int64_t)nplm__test_opt(t, NPLM_OPT_MAX_ITERATIONS);
+  s.n_check = s.every > 0 ? (size_t)(steps_max / s.every) : 0;
+  if (s.n_check > 1000) s.n_check = 1000;
+  s.t_null = nplm__malloc_array(2 * n_toys + s.n_check * (n_toys + 3), sizeof *s.t_null);
   if (!s.t_null) {
     st = nplm__fail(NPLM_ENOMEM, "%s: out of memory", fn);
     nplm__copy_error(t->msg);
     return st;
   }
   s.sorted = s.t_null + n_toys;
+  s.trace = s.n_check ? s.sorted + n_toys : NULL;
+  s.quant = s.n_check ? s.trace + s.n_check * n_toys : NULL;
   /* bracket: median(t) grows with c; widen by factors of 2 until the target is inside */
   double a = c_lo, b = c_hi, fa, fb;
   int steps = 0;

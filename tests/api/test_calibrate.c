@@ -194,6 +194,14 @@ static int log_step(void *user, const nplm_clip_step_t *st) {
   cr_assert(st->q16 <= st->median && st->median <= st->q84);
   cr_assert(st->ks_p >= 0.0 && st->ks_p <= 1.0);
   cr_assert(fabs(st->target_median - nplm_chi2_isf(0.5, 10.0)) < 1e-12);
+  /* patience 50, 200 iterations at most: 4 checkpoints; L-BFGS-B only ever lowers the loss, so
+     every toy's t grows along its history, and the last checkpoint holds the final t */
+  cr_assert_eq(st->n_checkpoints, 4);
+  cr_assert_eq(st->checkpoint_every, 50);
+  for (int i = 1; i < 4; i++)
+    for (int q = 0; q < 3; q++)
+      cr_assert(st->quantiles_vs_epoch[3 * i + q] >= st->quantiles_vs_epoch[3 * (i - 1) + q]);
+  cr_assert_eq(st->quantiles_vs_epoch[3 * 3 + 1], st->median);
   if (l->steps < 16) {
     l->clips[l->steps] = st->clip;
     l->gaps[l->steps] = st->median - st->target_median;
@@ -206,6 +214,7 @@ Test(calibrate, tune_clip_reports_every_step_and_keeps_options) {
   nplm_model_t *family = NULL;
   nplm_test_t *t = make_test(&family);
   cr_assert_eq(nplm_test_set_int(t, NPLM_OPT_THREADS, 2), NPLM_OK);
+  cr_assert_eq(nplm_test_set_int(t, NPLM_OPT_PATIENCE, 50), NPLM_OK);
   scan_log_t log;
   memset(&log, 0, sizeof log);
   double c = 0;

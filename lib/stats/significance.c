@@ -4,6 +4,7 @@
 #include <string.h>
 
 #include "core/core.h"
+#include "stats/stats_internal.h"
 #define NPLM_H_INSIDE
 #include "nplm/stats.h"
 #undef NPLM_H_INSIDE
@@ -13,8 +14,9 @@ static int cmp_double(const void *a, const void *b) {
   return (x > y) - (x < y);
 }
 
-/* Quantile q of sorted v (linear interpolation between order statistics). */
-static double quantile_sorted(const double *v, size_t n, double q) {
+void nplm__sort_doubles(double *v, size_t n) { qsort(v, n, sizeof *v, cmp_double); }
+
+double nplm__quantile_sorted(const double *v, size_t n, double q) {
   double h = q * (double)(n - 1);
   size_t i = (size_t)floor(h);
   if (i + 1 >= n) return v[n - 1];
@@ -115,15 +117,15 @@ nplm_status_t nplm_sensitivity(const double *t_alt, size_t n_alt, const double *
   double *v = nplm__malloc_array(n_alt, sizeof *v);
   if (!v) return nplm__fail(NPLM_ENOMEM, "%s: out of memory", fn);
   memcpy(v, t_alt, n_alt * sizeof *v);
-  qsort(v, n_alt, sizeof *v, cmp_double);
+  nplm__sort_doubles(v, n_alt);
   double mean = 0.0, var = 0.0;
   for (size_t i = 0; i < n_alt; i++) mean += v[i];
   mean /= (double)n_alt;
   for (size_t i = 0; i < n_alt; i++) var += (v[i] - mean) * (v[i] - mean);
   var = n_alt > 1 ? var / (double)(n_alt - 1) : (double)NAN;
   double r[NPLM_SENS_COUNT];
-  const double tq[3] = {quantile_sorted(v, n_alt, 0.5), quantile_sorted(v, n_alt, 0.16),
-                        quantile_sorted(v, n_alt, 0.84)};
+  const double tq[3] = {nplm__quantile_sorted(v, n_alt, 0.5), nplm__quantile_sorted(v, n_alt, 0.16),
+                        nplm__quantile_sorted(v, n_alt, 0.84)};
   const double err = sqrt(acos(-1.0) / 2.0) * sqrt(var) / sqrt((double)n_alt);
   double z[5];
   const double targets[5] = {tq[0], tq[1], tq[2], tq[0] - err, tq[0] + err};

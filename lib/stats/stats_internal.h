@@ -21,6 +21,10 @@ static inline double nplm__two_prod_err(double a, double b, double p) {
 
 /* log(Gamma(x)) for x > 0, absolute error about 1e-15 * max(1, |result|). */
 double nplm__lgamma_pos(double x);
+/* Sort ascending. */
+void nplm__sort_doubles(double *v, size_t n);
+/* Quantile q of ascending v (n >= 1), linear interpolation between order statistics. */
+double nplm__quantile_sorted(const double *v, size_t n, double q);
 /* Digamma psi(x) and trigamma psi'(x) for x > 0. */
 double nplm__digamma(double x);
 double nplm__trigamma(double x);

@@ -7,17 +7,13 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "stats/stats_internal.h"
 #include "test/test_internal.h"
 
 #define NPLM_H_INSIDE
 #include "nplm/stats.h"
 #include "nplm/version_api.h"
 #undef NPLM_H_INSIDE
-
-static int cmp_double(const void *a, const void *b) {
-  double x = *(const double *)a, y = *(const double *)b;
-  return (x > y) - (x < y);
-}
 
 static void put_number(FILE *f, double x) {
   if (isfinite(x)) fprintf(f, "%.17g", x);
@@ -48,8 +44,8 @@ static void write_json(FILE *f, const nplm_test_t *t, const double *t_null, size
   mean /= (double)n;
   if (v) {
     memcpy(v, t_null, n * sizeof *v);
-    qsort(v, n, sizeof *v, cmp_double);
-    median = n % 2 ? v[n / 2] : 0.5 * (v[n / 2 - 1] + v[n / 2]);
+    nplm__sort_doubles(v, n);
+    median = nplm__quantile_sorted(v, n, 0.5);
     nplm__free(v);
   }
   put_number(f, median);

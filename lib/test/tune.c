@@ -5,23 +5,12 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "stats/stats_internal.h"
 #include "test/test_internal.h"
 
 #define NPLM_H_INSIDE
 #include "nplm/stats.h"
 #undef NPLM_H_INSIDE
-
-static int cmp_double(const void *a, const void *b) {
-  double x = *(const double *)a, y = *(const double *)b;
-  return (x > y) - (x < y);
-}
-
-static double quantile_sorted(const double *v, size_t n, double q) {
-  double h = q * (double)(n - 1);
-  size_t i = (size_t)floor(h);
-  if (i + 1 >= n) return v[n - 1];
-  return v[i] + (h - (double)i) * (v[i + 1] - v[i]);
-}
 
 typedef struct tune_state {
   nplm_test_t *t;
@@ -51,7 +40,7 @@ static nplm_status_t evaluate(tune_state_t *s, double c, double *gap) {
   t->opt[i] = saved;
   if (st != NPLM_OK && st != NPLM_ENOCONV) return st;
   memcpy(s->sorted, s->t_null, s->n_toys * sizeof *s->sorted);
-  qsort(s->sorted, s->n_toys, sizeof *s->sorted, cmp_double);
+  nplm__sort_doubles(s->sorted, s->n_toys);
   double mean = 0.0;
   for (size_t k = 0; k < s->n_toys; k++) mean += s->sorted[k];
   mean /= (double)s->n_toys;
@@ -64,13 +53,13 @@ static nplm_status_t evaluate(tune_state_t *s, double c, double *gap) {
   r.step = s->step++;
   r.clip = c;
   r.n_toys = (int64_t)s->n_toys;
-  r.median = quantile_sorted(s->sorted, s->n_toys, 0.5);
+  r.median = nplm__quantile_sorted(s->sorted, s->n_toys, 0.5);
   r.mean = mean;
   r.ks_stat = ks_stat;
   r.ks_p = ks_p;
   r.target_median = s->target;
-  r.q16 = quantile_sorted(s->sorted, s->n_toys, 0.16);
-  r.q84 = quantile_sorted(s->sorted, s->n_toys, 0.84);
+  r.q16 = nplm__quantile_sorted(s->sorted, s->n_toys, 0.16);
+  r.q84 = nplm__quantile_sorted(s->sorted, s->n_toys, 0.84);
   r.target_q16 = nplm_chi2_isf(0.84, s->dof);
   r.target_q84 = nplm_chi2_isf(0.16, s->dof);
   r.t_null = s->t_null;
@@ -80,16 +69,16 @@ static nplm_status_t evaluate(tune_state_t *s, double c, double *gap) {
       double v = s->trace[k * s->n_check + ck];
       if (!isnan(v)) s->sorted[m++] = v;
     }
-    qsort(s->sorted, m, sizeof *s->sorted, cmp_double);
+    nplm__sort_doubles(s->sorted, m);
     static const double qs[3] = {0.16, 0.5, 0.84};
     for (int q = 0; q < 3; q++)
-      s->quant[3 * ck + (size_t)q] = m ? quantile_sorted(s->sorted, m, qs[q]) : (double)NAN;
+      s->quant[3 * ck + (size_t)q] = m ? nplm__quantile_sorted(s->sorted, m, qs[q]) : (double)NAN;
   }
   r.n_checkpoints = (int64_t)s->n_check;
   r.checkpoint_every = s->every;
   r.quantiles_vs_epoch = s->quant;
   memcpy(s->sorted, s->t_null, s->n_toys * sizeof *s->sorted); /* restore for the caller */
-  qsort(s->sorted, s->n_toys, sizeof *s->sorted, cmp_double);
+  nplm__sort_doubles(s->sorted, s->n_toys);
   *gap = r.median - s->target;
   if (fabs(*gap) < s->best_gap) {
     s->best_gap = fabs(*gap);
@@ -175,8 +164,8 @@ nplm_status_t nplm_test_tune_clip(nplm_test_t *t, const double *pool_x, size_t p
     if ((st = evaluate(&s, c, &fc)) != NPLM_OK) goto out;
     steps++;
     double spread = 0.0; /* error of the median: sqrt(pi/2) sigma / sqrt(n), sigma from IQR */
-    spread = 1.2533 * (quantile_sorted(s.sorted, n_toys, 0.84) -
-                       quantile_sorted(s.sorted, n_toys, 0.16)) / 2.0 / sqrt((double)n_toys);
+    spread = 1.2533 * (nplm__quantile_sorted(s.sorted, n_toys, 0.84) -
+                       nplm__quantile_sorted(s.sorted, n_toys, 0.16)) / 2.0 / sqrt((double)n_toys);
     if (fabs(fc) <= 0.5 * spread) break;
     if (fc < 0.0) {
       a = c, fa = fc;

@@ -73,13 +73,13 @@ Test(calibrate, identical_for_any_thread_count_and_sharding) {
 
 /* A generator that makes toy g from its own stream: Poisson-free fixed size, for the check. */
 typedef struct gen_state {
-  int fail_toy, skip_toy;
+  int fail_toy, empty_toy;
 } gen_state_t;
 
 static int generate(void *user, uint64_t toy, uint64_t seed, nplm_toy_t *out) {
   const gen_state_t *g = user;
   if ((int)toy == g->fail_toy) return 7;
-  if ((int)toy == g->skip_toy) return 0;
+  if ((int)toy == g->empty_toy) return 0;
   double x[160];
   uint64_t s = seed * 1000003u + toy;
   for (int i = 0; i < 160; i++) x[i] = expo(&s);
@@ -111,7 +111,7 @@ Test(calibrate_with, toy_zero_matches_a_plain_run) {
   cr_assert(strstr(nplm_test_last_error(t), "toy 2") != NULL, "%s", nplm_test_last_error(t));
   cr_assert(isnan(tn[2]) && isfinite(tn[1]));
   st.fail_toy = -1;
-  st.skip_toy = 1;
+  st.empty_toy = 1;
   cr_assert_eq(nplm_test_calibrate_with(t, generate, &st, 4, 77, tn), NPLM_EINVAL);
   cr_assert(strstr(nplm_test_last_error(t), "nplm_toy_set_events") != NULL);
   cr_assert_eq(nplm_test_calibrate_with(t, NULL, NULL, 4, 77, tn), NPLM_EINVAL);

@@ -7,7 +7,7 @@ NPLM_BUILD_DIR=${NPLM_BUILD_DIR:-$NPLM_ROOT/build}
 
 # Debian 12 packages the build, the tests and the docs need.
 NPLM_PACKAGES=(build-essential meson ninja-build pkg-config libopenblas-pthread-dev liblapacke-dev
-  libcriterion-dev doxygen librandom123-dev valgrind python3-numpy python3-scipy)
+  libcriterion-dev doxygen librandom123-dev valgrind)
 
 nplm_install_packages() {
   local missing=()

@@ -331,7 +331,6 @@ nplm_status_t nplm_test_run(nplm_test_t *t, const double *x, size_t n, size_t d,
   if (s != NPLM_OK) return fail_on(t, s);
 
   const double t0 = nplm__now();
-  const size_t P = t->family->spec.n_params;
   double sum_w = 0.0;
   for (size_t i = 0; i < n; i++) sum_w += w ? w[i] : 1.0;
 
@@ -373,7 +372,6 @@ nplm_status_t nplm_test_run(nplm_test_t *t, const double *x, size_t n, size_t d,
   if (s == NPLM_ENOCONV)
     nplm__fail(NPLM_ENOCONV, "%s: L-BFGS-B reached %lld iterations before its tolerance", fn,
                (long long)rep.iterations);
-  (void)P;
   nplm_model_free(t->fitted);
   t->fitted = fitted;
   fitted = NULL;

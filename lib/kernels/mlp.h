@@ -33,11 +33,14 @@ int nplm__mlp_spec_init(nplm__mlp_spec_t *s, const size_t *units, size_t n_layer
 size_t nplm__mlp_work_size(const nplm__mlp_spec_t *s);
 
 /* One block of NPLM__BLOCK events stored feature-major: x[j * NPLM__BLOCK + e].
- * Per event the loss is ca (exp f - 1) - cb f (padding events have ca = cb = 0).
- * Writes the block's loss and, when grad is not NULL, its gradient (n_params doubles). */
+ * Per event the loss is ca (exp g - 1) - cb g with g = f + off (off: a per-event offset such
+ * as a nuisance log-ratio, NULL for 0; padding events have ca = cb = 0).
+ * Writes the block's loss and, when grad is not NULL, its gradient (n_params doubles); when
+ * dldf is not NULL, the per-event derivative ca exp g - cb (NPLM__BLOCK doubles). */
 typedef void (*nplm__mlp_loss_fn)(const nplm__mlp_spec_t *s, const double *params,
                                   const double *x, const double *ca, const double *cb,
-                                  double *work, double *loss, double *grad);
+                                  const double *off, double *work, double *loss, double *grad,
+                                  double *dldf);
 /* f on one block: f[e] for e < NPLM__BLOCK. */
 typedef void (*nplm__mlp_forward_fn)(const nplm__mlp_spec_t *s, const double *params,
                                      const double *x, double *work, double *f);

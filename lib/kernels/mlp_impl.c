@@ -19,8 +19,8 @@ _Static_assert(L == 8, "the kernels move 8 events at a time");
 _Static_assert(B % L == 0, "a block holds whole chunks");
 
 void ISA_FN(nplm__mlp_loss)(const nplm__mlp_spec_t *s, const double *params, const double *x,
-                            const double *ca, const double *cb, double *work, double *loss,
-                            double *grad);
+                            const double *ca, const double *cb, const double *off, double *work,
+                            double *loss, double *grad, double *dldf);
 void ISA_FN(nplm__mlp_forward)(const nplm__mlp_spec_t *s, const double *params, const double *x,
                                double *work, double *f);
 
@@ -99,8 +99,8 @@ NPLM__VINLINE void layer_gradient(size_t nout, size_t nin, const double *D, cons
 
 /* Work layout: [act: act_total rows of B][delta: act_total rows of B] */
 void ISA_FN(nplm__mlp_loss)(const nplm__mlp_spec_t *s, const double *params, const double *x,
-                            const double *ca, const double *cb, double *work, double *loss,
-                            double *grad) {
+                            const double *ca, const double *cb, const double *off, double *work,
+                            double *loss, double *grad, double *dldf) {
   const size_t nl = s->n_layers, R = s->act_total;
   double *act = work;
   double *delta = act + R * B;
@@ -111,12 +111,15 @@ void ISA_FN(nplm__mlp_loss)(const nplm__mlp_spec_t *s, const double *params, con
   for (size_t g0 = 0; g0 < B; g0 += NC * L) {
     forward_chunks(s, params, x, act, g0);
     for (size_t e0 = g0; e0 < g0 + NC * L; e0 += L) {
-      const v8 a = v8_load(ca + e0), b = v8_load(cb + e0), f = v8_load(fout + e0);
+      const v8 a = v8_load(ca + e0), b = v8_load(cb + e0);
+      const v8 f = off ? v8_add(v8_load(fout + e0), v8_load(off + e0)) : v8_load(fout + e0);
       const v8 ef = v8_exp(f);
       /* loss: a (e^f - 1) - b f */
       lsum = v8_add(lsum, v8_fma(v8_sub(zero, b), f, v8_mul(a, v8_sub(ef, one))));
       /* dL/df = a e^f - b */
-      if (grad) v8_store(delta + (R - 1) * B + e0, v8_fma(a, ef, v8_sub(zero, b)));
+      const v8 g = v8_fma(a, ef, v8_sub(zero, b));
+      if (grad) v8_store(delta + (R - 1) * B + e0, g);
+      if (dldf) v8_store(dldf + e0, g);
     }
     if (!grad) continue;
     /* down the layers: delta_{l-1} = (W_l^T delta_l) s (1 - s) */

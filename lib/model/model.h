@@ -31,6 +31,8 @@ typedef struct nplm__events {
   double *x;  /* n_blocks * d * NPLM__BLOCK */
   double *ca; /* n_blocks * NPLM__BLOCK: coefficient of (exp f - 1) */
   double *cb; /* n_blocks * NPLM__BLOCK: coefficient of -f */
+  double *off;  /* n_blocks * NPLM__BLOCK: offset added to f (nuisance log-ratio), or NULL */
+  double *dldf; /* n_blocks * NPLM__BLOCK: receives dL/df per event when not NULL */
 } nplm__events_t;
 
 /* Pack row-major x (n x d) with per-event coefficients: ca = a_scale * (w ? w[i] : 1) and

@@ -119,8 +119,9 @@ static void block_task(void *arg, size_t task, int worker) {
   }
   double *slot = c->slots + task * (P + 1);
   c->kern->loss(c->spec, c->params, ev->x + k * d * NPLM__BLOCK, ev->ca + k * NPLM__BLOCK,
-                ev->cb + k * NPLM__BLOCK, c->work + (size_t)worker * c->work_n, slot,
-                c->want_grad ? slot + 1 : NULL);
+                ev->cb + k * NPLM__BLOCK, ev->off ? ev->off + k * NPLM__BLOCK : NULL,
+                c->work + (size_t)worker * c->work_n, slot, c->want_grad ? slot + 1 : NULL,
+                ev->dldf ? ev->dldf + k * NPLM__BLOCK : NULL);
 }
 
 static nplm_status_t objective(void *arg, const double *x, double *f, double *g) {
@@ -334,7 +335,7 @@ nplm_status_t nplm_test_run(nplm_test_t *t, const double *x, size_t n, size_t d,
   double sum_w = 0.0;
   for (size_t i = 0; i < n; i++) sum_w += w ? w[i] : 1.0;
 
-  nplm__events_t data = {0, d, 0, NULL, NULL, NULL};
+  nplm__events_t data = {0, d, 0, NULL, NULL, NULL, NULL, NULL};
   nplm_model_t *fitted = NULL;
   fit_ctx_t c;
   memset(&c, 0, sizeof c);

@@ -23,6 +23,7 @@
 #include "nplm/status.h"
 #include "nplm/version_api.h"
 #include "nplm/model.h"
+#include "nplm/nuisance.h"
 #include "nplm/test.h"
 #include "nplm/stats.h"
 

@@ -26,8 +26,6 @@ extern "C" {
 
 /** Opaque test handle. */
 typedef struct nplm_test nplm_test_t;
-/** Opaque nuisance handle (systematic uncertainties; see the nuisance API when available). */
-typedef struct nplm_nuisance nplm_nuisance_t;
 
 /** Option keys for nplm_test_set_int() / nplm_test_set_double().
  *
@@ -107,7 +105,11 @@ typedef enum nplm_result {
   NPLM_RESULT_GRADIENT_NORM = 7, /**< Largest projected-gradient component at the end. */
   NPLM_RESULT_THREADS = 8,       /**< Threads the fit used. */
   NPLM_RESULT_N_DATA = 9,        /**< Number of data events of the last run. */
-  NPLM_RESULT_SUM_DATA_WEIGHTS = 10 /**< Sum of the data weights of the last run. */
+  NPLM_RESULT_SUM_DATA_WEIGHTS = 10, /**< Sum of the data weights of the last run. */
+  NPLM_RESULT_TAU = 11,          /**< With nuisances: tau = -2 min over f and nu of L[f, nu]
+                                      (without nuisances: t). */
+  NPLM_RESULT_DELTA = 12         /**< With nuisances: Delta = -2 min over nu of L[0, nu], so
+                                      that t = tau - Delta (without nuisances: 0). */
 } nplm_result_t;
 
 /** Progress record passed to a progress callback.
@@ -131,7 +133,9 @@ typedef int (*nplm_progress_fn)(void *user, const nplm_progress_t *progress);
  *  @param[out] out     the new test; NULL on failure.
  *  @param[in] family   the model family; copied (its parameters are used by
  *                      ::NPLM_INIT_FROM_MODEL).
- *  @param[in] nuisance must be NULL in this release (no systematic uncertainties).
+ *  @param[in] nuisance NULL (no systematics) or nuisance parameters; copied (coefficient
+ *                      callbacks and their user data must stay valid while the test is used).
+ *                      With nuisances nplm_test_run() returns t = tau - Delta.
  *  @retval NPLM_OK, NPLM_EINVAL, NPLM_ENOMEM
  *  @since 0.1 */
 NPLM_API NPLM_WARN_UNUSED nplm_status_t nplm_test_create(nplm_test_t **out,
@@ -409,6 +413,22 @@ NPLM_API NPLM_WARN_UNUSED nplm_status_t nplm_test_write_calibration(const nplm_t
                                                                     const char *path,
                                                                     const double *t_null,
                                                                     size_t n, uint64_t seed);
+
+/** Which fit nplm_test_nuisances() reports. */
+enum nplm_fit {
+  NPLM_FIT_TAU = 0,  /**< The fit of f and nu (tau). */
+  NPLM_FIT_DELTA = 1 /**< The fit of nu alone (Delta). */
+};
+
+/** The fitted nuisance parameters of the last run (absolute units, index order).
+ *  @param[in] t   a test created with nuisances, after a run.
+ *  @param which   ::NPLM_FIT_TAU or ::NPLM_FIT_DELTA.
+ *  @param[out] nu n values.
+ *  @param n       must equal nplm_nuisance_count() of the test's nuisances.
+ *  @retval NPLM_OK, NPLM_EINVAL, NPLM_ESTATE (no run yet)
+ *  @since 0.1 */
+NPLM_API NPLM_WARN_UNUSED nplm_status_t nplm_test_nuisances(const nplm_test_t *t, int which,
+                                                            double *nu, size_t n);
 
 /** The message of the last failing call that changes this handle (calls on a const handle
  *  report through nplm_last_error() only, so that they can run concurrently).

@@ -33,6 +33,8 @@ typedef struct nplm__events {
   double *cb; /* n_blocks * NPLM__BLOCK: coefficient of -f */
   double *off;  /* n_blocks * NPLM__BLOCK: offset added to f (nuisance log-ratio), or NULL */
   double *dldf; /* n_blocks * NPLM__BLOCK: receives dL/df per event when not NULL */
+  double *coef; /* n_blocks * NPLM__BLOCK rows of n_coef nuisance coefficients, or NULL */
+  size_t n_coef;
 } nplm__events_t;
 
 /* Pack row-major x (n x d) with per-event coefficients: ca = a_scale * (w ? w[i] : 1) and

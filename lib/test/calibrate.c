@@ -98,12 +98,13 @@ static void toy_task(void *arg, size_t k, int worker) {
   if (atomic_load(&c->stop)) return;
   const size_t P = c->t->family->spec.n_params, d = c->t->family->d;
   nplm_toy_t toy = {d, 0, NULL, NULL, 0};
-  nplm__events_t data = {0, d, 0, NULL, NULL, NULL, NULL, NULL};
-  double *params = nplm__malloc_array(P, sizeof *params);
+  nplm__events_t data = {0, d, 0, NULL, NULL, NULL, NULL, NULL, NULL, 0};
+  const size_t J = c->t->nuis ? c->t->nuis->n : 0;
+  double *params = nplm__malloc_array(P + 2 * J, sizeof *params);
   nplm_status_t s = params ? toy_events(c, g, &toy)
                            : nplm__fail(NPLM_ENOMEM, "toy %llu: out of memory",
                                         (unsigned long long)g);
-  if (s == NPLM_OK) s = nplm__events_pack(&data, toy.x, toy.n, d, toy.w, 0.0, 1.0);
+  if (s == NPLM_OK) s = nplm__test_pack(c->t, &data, toy.x, toy.n, toy.w, 0.0, 1.0);
   if (s == NPLM_OK) {
     fit_ctx_t fc;
     memset(&fc, 0, sizeof fc);
@@ -117,9 +118,10 @@ static void toy_task(void *arg, size_t k, int worker) {
     }
     nplm__optim_report_t rep;
     double clip;
-    s = nplm__test_fit(&fc, &data, c->seed, g, params, &clip, &rep);
+    nplm__nuis_fit_t nf = {0.0, 0.0, params + P, params + P + J, {0, 0, 0, 0.0, 0.0}};
+    s = nplm__test_fit(&fc, &data, c->seed, g, params, &clip, &rep, J ? &nf : NULL);
     if (s == NPLM_OK || s == NPLM_ENOCONV) {
-      c->t_null[k] = -2.0 * rep.f;
+      c->t_null[k] = -2.0 * rep.f - (J ? nf.delta : 0.0);
       for (size_t i = fc.trace_done; fc.trace && i < fc.trace_len; i++) fc.trace[i] = c->t_null[k];
     }
     if (s == NPLM_ENOCONV) atomic_store(&c->noconv, 1);

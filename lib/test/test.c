@@ -24,13 +24,19 @@ nplm_status_t nplm_test_create(nplm_test_t **out, const nplm_model_t *family,
   if (!out) return nplm__fail(NPLM_EINVAL, "%s: out is NULL", fn);
   *out = NULL;
   if (!family) return nplm__fail(NPLM_EINVAL, "%s: family is NULL", fn);
-  if (nuisance)
-    return nplm__fail(NPLM_EINVAL, "%s: nuisance must be NULL in this release", fn);
+  if (nuisance && nuisance->d != family->d)
+    return nplm__fail(NPLM_EINVAL, "%s: the nuisances have d = %zu but the model %zu", fn,
+                      nuisance->d, family->d);
   nplm_test_t *t = nplm__calloc(1, sizeof *t);
   if (!t) return nplm__fail(NPLM_ENOMEM, "%s: out of memory", fn);
   t->family = nplm__model_clone(family);
-  if (!t->family) {
-    nplm__free(t);
+  if (nuisance && nuisance->n > 0) {
+    t->nuis = nplm__nuisance_clone(nuisance);
+    t->nu_tau = nplm__calloc(nuisance->n, sizeof *t->nu_tau);
+    t->nu_delta = nplm__calloc(nuisance->n, sizeof *t->nu_delta);
+  }
+  if (!t->family || (nuisance && nuisance->n > 0 && (!t->nuis || !t->nu_tau || !t->nu_delta))) {
+    nplm_test_free(t);
     return nplm__fail(NPLM_ENOMEM, "%s: out of memory", fn);
   }
   for (int i = 0; i < NPLM__N_OPTIONS; i++) t->opt[i] = nplm__options[i].dflt;
@@ -51,6 +57,9 @@ void nplm_test_free(nplm_test_t *t) {
   nplm__events_free(&t->ref);
   nplm_model_free(t->family);
   nplm_model_free(t->fitted);
+  nplm_nuisance_free(t->nuis);
+  nplm__free(t->nu_tau);
+  nplm__free(t->nu_delta);
   nplm__free(t->hist_epoch);
   nplm__free(t->hist_t);
   nplm__free(t);
@@ -93,7 +102,7 @@ nplm_status_t nplm_test_set_reference(nplm_test_t *t, const double *x, size_t n,
                                    fn, sum));
   }
   nplm__events_t ev;
-  s = nplm__events_pack(&ev, x, n, d, w, n_expected / sum, 0.0);
+  s = nplm__test_pack(t, &ev, x, n, w, n_expected / sum, 0.0);
   if (s != NPLM_OK) return fail_on(t, nplm__prefix_error(s, fn));
   nplm__events_free(&t->ref);
   t->ref = ev;
@@ -103,44 +112,107 @@ nplm_status_t nplm_test_set_reference(nplm_test_t *t, const double *x, size_t n,
   return NPLM_OK;
 }
 
+nplm_status_t nplm__test_pack(const nplm_test_t *t, nplm__events_t *ev, const double *x, size_t n,
+                              const double *w, double a_scale, double b_scale) {
+  nplm_status_t s = nplm__events_pack(ev, x, n, t->family->d, w, a_scale, b_scale);
+  if (s != NPLM_OK || !t->nuis) return s;
+  const size_t slots = ev->n_blocks * NPLM__BLOCK, nc = t->nuis->n_cols;
+  ev->n_coef = nc;
+  ev->off = nplm__calloc(slots ? slots : 1, sizeof *ev->off);
+  ev->dldf = nplm__calloc(slots ? slots : 1, sizeof *ev->dldf);
+  ev->coef = nplm__calloc(slots && nc ? slots * nc : 1, sizeof *ev->coef);
+  if (!ev->off || !ev->dldf || !ev->coef) {
+    nplm__events_free(ev);
+    return nplm__fail(NPLM_ENOMEM, "out of memory");
+  }
+  /* slot i holds event i (blocks are contiguous); padding rows keep zero coefficients */
+  s = nplm__nuisance_coefficients(t->nuis, x, n, ev->coef);
+  if (s != NPLM_OK) nplm__events_free(ev);
+  return s;
+}
+
 /* ---------------------------------------------------------------------------------------- */
 /* The objective: loss and gradient over reference + data blocks, threads over blocks,
  * per-block partial results reduced in block order (bit-identical for any thread count). */
 
 
+/* With nuisances: the block's offsets log r(x; nu) before the pass. */
+static void block_offsets(const fit_ctx_t *c, const nplm__events_t *ev, size_t k) {
+  const nplm_nuisance_t *nu = c->t->nuis;
+  for (size_t e = 0; e < NPLM__BLOCK; e++) {
+    const size_t i = k * NPLM__BLOCK + e;
+    ev->off[i] = nplm__nuisance_offset(nu, c->nu_values, ev->coef + i * ev->n_coef);
+  }
+}
+
+/* With nuisances: sum over the block's events of dL/df d log r / d nu_j into out[j]. */
+static void block_nu_gradient(const fit_ctx_t *c, const nplm__events_t *ev, size_t k,
+                              double *out) {
+  const nplm_nuisance_t *nu = c->t->nuis;
+  double dodnu[64];
+  for (size_t j = 0; j < nu->n; j++) out[j] = 0.0;
+  for (size_t e = 0; e < NPLM__BLOCK; e++) {
+    const size_t i = k * NPLM__BLOCK + e;
+    if (ev->dldf[i] == 0.0) continue; /* padding (and exact zeros) */
+    nplm__nuisance_doffset(nu, c->nu_values, ev->coef + i * ev->n_coef, dodnu);
+    for (size_t j = 0; j < nu->n; j++) out[j] += ev->dldf[i] * dodnu[j];
+  }
+}
+
 static void block_task(void *arg, size_t task, int worker) {
   fit_ctx_t *c = arg;
-  const size_t P = c->spec->n_params, d = c->ref->d;
+  const size_t P = c->delta_only ? 0 : c->spec->n_params, d = c->ref->d;
   const nplm__events_t *ev = c->ref;
   size_t k = task;
   if (k >= ev->n_blocks) {
     k -= ev->n_blocks;
     ev = c->data;
   }
-  double *slot = c->slots + task * (P + 1);
-  c->kern->loss(c->spec, c->params, ev->x + k * d * NPLM__BLOCK, ev->ca + k * NPLM__BLOCK,
-                ev->cb + k * NPLM__BLOCK, ev->off ? ev->off + k * NPLM__BLOCK : NULL,
-                c->work + (size_t)worker * c->work_n, slot, c->want_grad ? slot + 1 : NULL,
-                ev->dldf ? ev->dldf + k * NPLM__BLOCK : NULL);
+  double *slot = c->slots + task * c->slot_n;
+  if (c->t->nuis) block_offsets(c, ev, k);
+  if (c->delta_only) { /* f = 0: the loss of the offsets alone */
+    double loss = 0.0;
+    for (size_t e = 0; e < NPLM__BLOCK; e++) {
+      const size_t i = k * NPLM__BLOCK + e;
+      const double eo = exp(ev->off[i]);
+      loss += ev->ca[i] * (eo - 1.0) - ev->cb[i] * ev->off[i];
+      ev->dldf[i] = ev->ca[i] * eo - ev->cb[i];
+    }
+    slot[0] = loss;
+  } else {
+    c->kern->loss(c->spec, c->params, ev->x + k * d * NPLM__BLOCK, ev->ca + k * NPLM__BLOCK,
+                  ev->cb + k * NPLM__BLOCK, ev->off ? ev->off + k * NPLM__BLOCK : NULL,
+                  c->work + (size_t)worker * c->work_n, slot, c->want_grad ? slot + 1 : NULL,
+                  ev->dldf ? ev->dldf + k * NPLM__BLOCK : NULL);
+  }
+  if (c->t->nuis && c->want_grad) block_nu_gradient(c, ev, k, slot + 1 + P);
 }
 
 static nplm_status_t objective(void *arg, const double *x, double *f, double *g) {
   fit_ctx_t *c = arg;
-  const size_t P = c->spec->n_params;
+  const size_t P = c->delta_only ? 0 : c->spec->n_params;
+  const size_t J = c->t->nuis ? c->t->nuis->n : 0, N = P + J;
   c->params = x;
+  c->nu_values = x + P;
   c->want_grad = g != NULL;
   nplm__pool_run(c->pool, c->n_tasks, block_task, c);
   double loss = 0.0;
-  if (g) memset(g, 0, P * sizeof *g);
+  if (g) memset(g, 0, N * sizeof *g);
   for (size_t k = 0; k < c->n_tasks; k++) {
-    const double *slot = c->slots + k * (P + 1);
+    const double *slot = c->slots + k * c->slot_n;
     loss += slot[0];
     if (g)
-      for (size_t p = 0; p < P; p++) g[p] += slot[1 + p];
+      for (size_t p = 0; p < N; p++) g[p] += slot[1 + p];
+  }
+  if (J) {
+    double aux_grad[64];
+    loss += nplm__nuisance_aux(c->t->nuis, x + P, aux_grad);
+    if (g)
+      for (size_t j = 0; j < J; j++) g[P + j] += aux_grad[j];
   }
   if (!isfinite(loss))
     return nplm__fail(NPLM_ENUMERIC, "the loss is not finite (exp(f) overflow?)");
-  if (g && nplm__first_nonfinite(g, P) < P)
+  if (g && nplm__first_nonfinite(g, N) < N)
     return nplm__fail(NPLM_ENUMERIC, "the gradient is not finite");
   *f = loss;
   return NPLM_OK;
@@ -247,60 +319,99 @@ nplm_status_t nplm__test_ensure_pool(nplm_test_t *t, int threads) {
   return nplm__pool_create(threads, &t->pool);
 }
 
+/* The optimiser the options choose, on n parameters in [lo, hi]. */
+static nplm_status_t optimise(fit_ctx_t *c, size_t n, double *params, const double *lo,
+                              const double *hi, nplm__optim_report_t *rep) {
+  const nplm_test_t *t = c->t;
+  const double gtol = nplm__test_opt(t, NPLM_OPT_GRADIENT_TOLERANCE) * t->n_expected;
+  if (c->delta_only || (int)nplm__test_opt(t, NPLM_OPT_OPTIMIZER) == NPLM_OPTIMIZER_LBFGSB) {
+    /* Delta (nu alone, a few parameters) always uses the quasi-Newton method */
+    nplm__lbfgsb_opts_t o = {(int64_t)nplm__test_opt(t, NPLM_OPT_MAX_ITERATIONS),
+                             nplm__test_opt(t, NPLM_OPT_TOLERANCE), gtol,
+                             (int)nplm__test_opt(t, NPLM_OPT_LBFGS_MEMORY)};
+    if (o.memory == 0 && n > DENSE_QN_MAX_PARAMS) o.memory = 20;
+    c->total = o.max_iter;
+    return nplm__lbfgsb(n, params, lo, hi, objective, monitor, c, &o, rep);
+  }
+  nplm__adam_opts_t o = {(int64_t)nplm__test_opt(t, NPLM_OPT_EPOCHS),
+                         nplm__test_opt(t, NPLM_OPT_LEARNING_RATE),
+                         nplm__test_opt(t, NPLM_OPT_ADAM_BETA1),
+                         nplm__test_opt(t, NPLM_OPT_ADAM_BETA2),
+                         nplm__test_opt(t, NPLM_OPT_ADAM_EPSILON), gtol};
+  c->total = o.epochs;
+  return nplm__adam(n, params, lo, hi, objective, monitor, c, &o, rep);
+}
+
 /* One fit on the handle's reference and the given data, from the Glorot start of stream
  * (init_seed, init_index) or from the family's parameters. c must carry t, mut, pool, stop
- * and t0; the fitted parameters go to params (P doubles), the clip used to *clip. */
+ * and t0; the fitted parameters go to params (P doubles), the clip used to *clip. With
+ * nuisances (nf not NULL) it runs the Delta fit (nu alone, f = 0) and then the tau fit (f and
+ * nu); rep describes the tau fit, whose loss gives tau. */
 nplm_status_t nplm__test_fit(fit_ctx_t *c, const nplm__events_t *data, uint64_t init_seed,
                              uint64_t init_index, double *params, double *clip,
-                             nplm__optim_report_t *rep) {
+                             nplm__optim_report_t *rep, nplm__nuis_fit_t *nf) {
   const nplm_test_t *t = c->t;
   const nplm__mlp_spec_t *spec = &t->family->spec;
-  const size_t P = spec->n_params;
+  const size_t P = spec->n_params, J = t->nuis ? t->nuis->n : 0, N = P + J;
   const int threads = nplm__pool_threads(c->pool);
   c->spec = spec;
   c->kern = nplm__mlp_kernels();
   c->ref = &t->ref;
   c->data = data;
   c->n_tasks = t->ref.n_blocks + data->n_blocks;
+  c->slot_n = N + 1;
   c->work_n = nplm__mlp_work_size(spec);
   c->last_progress = c->t0;
   c->hist_status = NPLM_OK;
   c->canceled = 0;
   c->trace_done = 0;
-  double *buf = nplm__malloc_array(c->n_tasks * (P + 1) + (size_t)threads * c->work_n + 2 * P,
+  c->delta_only = 0;
+  double *buf = nplm__malloc_array(c->n_tasks * c->slot_n + (size_t)threads * c->work_n + 3 * N,
                                    sizeof *buf);
   if (!buf) return nplm__fail(NPLM_ENOMEM, "out of memory");
   c->slots = buf;
-  c->work = c->slots + c->n_tasks * (P + 1);
-  double *lo = c->work + (size_t)threads * c->work_n, *hi = lo + P;
+  c->work = c->slots + c->n_tasks * c->slot_n;
+  double *lo = c->work + (size_t)threads * c->work_n, *hi = lo + N, *x = hi + N;
 
   *clip = nplm__test_opt(t, NPLM_OPT_WEIGHT_CLIP);
   if (*clip == 0.0) *clip = t->family->clip;
   clip_box(spec, *clip, (int)nplm__test_opt(t, NPLM_OPT_CLIP_BIASES), lo, hi);
   if ((int)nplm__test_opt(t, NPLM_OPT_INIT) == NPLM_INIT_FROM_MODEL)
-    memcpy(params, t->family->params, P * sizeof *params);
+    memcpy(x, t->family->params, P * sizeof *x);
   else
     glorot_init(spec, init_seed, init_index,
-                (int)nplm__test_opt(t, NPLM_OPT_BIAS_INIT) == NPLM_BIAS_INIT_GLOROT, params);
-
+                (int)nplm__test_opt(t, NPLM_OPT_BIAS_INIT) == NPLM_BIAS_INIT_GLOROT, x);
+  for (size_t j = 0; j < J; j++) { /* nuisances: free, starting at their aux values */
+    lo[P + j] = -INFINITY;
+    hi[P + j] = INFINITY;
+    x[P + j] = t->nuis->items[j].nu0;
+  }
   c->patience = (int64_t)nplm__test_opt(t, NPLM_OPT_PATIENCE);
-  const double gtol = nplm__test_opt(t, NPLM_OPT_GRADIENT_TOLERANCE) * t->n_expected;
-  nplm_status_t s;
-  if ((int)nplm__test_opt(t, NPLM_OPT_OPTIMIZER) == NPLM_OPTIMIZER_LBFGSB) {
-    nplm__lbfgsb_opts_t o = {(int64_t)nplm__test_opt(t, NPLM_OPT_MAX_ITERATIONS),
-                             nplm__test_opt(t, NPLM_OPT_TOLERANCE), gtol,
-                             (int)nplm__test_opt(t, NPLM_OPT_LBFGS_MEMORY)};
-    if (o.memory == 0 && P > DENSE_QN_MAX_PARAMS) o.memory = 20;
-    c->total = o.max_iter;
-    s = nplm__lbfgsb(P, params, lo, hi, objective, monitor, c, &o, rep);
-  } else {
-    nplm__adam_opts_t o = {(int64_t)nplm__test_opt(t, NPLM_OPT_EPOCHS),
-                           nplm__test_opt(t, NPLM_OPT_LEARNING_RATE),
-                           nplm__test_opt(t, NPLM_OPT_ADAM_BETA1),
-                           nplm__test_opt(t, NPLM_OPT_ADAM_BETA2),
-                           nplm__test_opt(t, NPLM_OPT_ADAM_EPSILON), gtol};
-    c->total = o.epochs;
-    s = nplm__adam(P, params, lo, hi, objective, monitor, c, &o, rep);
+  nplm_status_t s = NPLM_OK;
+  if (J && nf) { /* Delta = -2 min_nu L[0, nu] */
+    fit_ctx_t dc = *c;
+    dc.delta_only = 1;
+    dc.mut = NULL;
+    dc.trace = NULL;
+    double *nu = x + P;
+    s = optimise(&dc, J, nu, lo + P, hi + P, &nf->delta_rep);
+    if (s == NPLM_OK || s == NPLM_ENOCONV) {
+      nf->delta = -2.0 * nf->delta_rep.f;
+      memcpy(nf->nu_delta, nu, J * sizeof *nu);
+      for (size_t j = 0; j < J; j++) nu[j] = t->nuis->items[j].nu0;
+    }
+  }
+  nplm_status_t s_delta = s;
+  if (s == NPLM_OK || s == NPLM_ENOCONV) {
+    s = optimise(c, N, x, lo, hi, rep);
+    if (s == NPLM_OK && s_delta == NPLM_ENOCONV) s = NPLM_ENOCONV;
+  }
+  if ((s == NPLM_OK || s == NPLM_ENOCONV)) {
+    memcpy(params, x, P * sizeof *x);
+    if (J && nf) {
+      nf->tau = -2.0 * rep->f;
+      memcpy(nf->nu_tau, x + P, J * sizeof *x);
+    }
   }
   nplm__free(buf);
   if (s == NPLM_ECANCELED)
@@ -335,14 +446,14 @@ nplm_status_t nplm_test_run(nplm_test_t *t, const double *x, size_t n, size_t d,
   double sum_w = 0.0;
   for (size_t i = 0; i < n; i++) sum_w += w ? w[i] : 1.0;
 
-  nplm__events_t data = {0, d, 0, NULL, NULL, NULL, NULL, NULL};
+  nplm__events_t data = {0, d, 0, NULL, NULL, NULL, NULL, NULL, NULL, 0};
   nplm_model_t *fitted = NULL;
   fit_ctx_t c;
   memset(&c, 0, sizeof c);
   nplm__optim_report_t rep;
   memset(&rep, 0, sizeof rep);
 
-  s = nplm__events_pack(&data, x, n, d, w, 0.0, 1.0);
+  s = nplm__test_pack(t, &data, x, n, w, 0.0, 1.0);
   if (s != NPLM_OK) goto out;
   int threads = nplm__test_threads(t, t->ref.n_blocks + data.n_blocks);
   s = nplm__test_ensure_pool(t, threads);
@@ -357,8 +468,9 @@ nplm_status_t nplm_test_run(nplm_test_t *t, const double *x, size_t n, size_t d,
   c.pool = t->pool;
   c.t0 = t0;
   t->hist_n = 0;
+  nplm__nuis_fit_t nf = {0.0, 0.0, t->nu_tau, t->nu_delta, {0, 0, 0, 0.0, 0.0}};
   s = nplm__test_fit(&c, &data, (uint64_t)nplm__test_opt(t, NPLM_OPT_SEED), 0, fitted->params,
-                     &fitted->clip, &rep);
+                     &fitted->clip, &rep, t->nuis ? &nf : NULL);
   if (s != NPLM_OK && s != NPLM_ENOCONV) goto out;
   if (!(c.patience > 0 && rep.iterations % c.patience == 0 && rep.iterations > 0) &&
       history_push(t, rep.iterations, -2.0 * rep.f)) {
@@ -378,7 +490,9 @@ nplm_status_t nplm_test_run(nplm_test_t *t, const double *x, size_t n, size_t d,
   fitted = NULL;
   t->has_result = 1;
   t->loss = rep.f;
-  t->t_value = -2.0 * rep.f;
+  t->tau = -2.0 * rep.f;
+  t->delta = t->nuis ? nf.delta : 0.0;
+  t->t_value = t->tau - t->delta;
   t->iterations = rep.iterations;
   t->evaluations = rep.evaluations;
   t->converged = rep.converged;
@@ -418,6 +532,8 @@ nplm_status_t nplm_test_result(const nplm_test_t *t, nplm_result_t key, double *
     case NPLM_RESULT_THREADS: *value = t->threads; return NPLM_OK;
     case NPLM_RESULT_N_DATA: *value = (double)t->n_data; return NPLM_OK;
     case NPLM_RESULT_SUM_DATA_WEIGHTS: *value = t->sum_data_w; return NPLM_OK;
+    case NPLM_RESULT_TAU: *value = t->tau; return NPLM_OK;
+    case NPLM_RESULT_DELTA: *value = t->delta; return NPLM_OK;
   }
   return nplm__fail(NPLM_EINVAL, "%s: unknown result key %d", fn, (int)key);
 }
@@ -445,5 +561,20 @@ nplm_status_t nplm_test_fitted_model(const nplm_test_t *t, const nplm_model_t **
   if (!f) return nplm__fail(NPLM_EINVAL, "%s: f is NULL", fn);
   if (!t->has_result) return nplm__fail(NPLM_ESTATE, "%s: no result: run the test first", fn);
   *f = t->fitted;
+  return NPLM_OK;
+}
+
+nplm_status_t nplm_test_nuisances(const nplm_test_t *t, int which, double *nu, size_t n) {
+  static const char fn[] = "nplm_test_nuisances";
+  nplm__clear_error();
+  if (!t) return nplm__fail(NPLM_EINVAL, "%s: t is NULL", fn);
+  if (which != NPLM_FIT_TAU && which != NPLM_FIT_DELTA)
+    return nplm__fail(NPLM_EINVAL, "%s: which = %d is not an nplm_fit", fn, which);
+  const size_t J = t->nuis ? t->nuis->n : 0;
+  if (n != J)
+    return nplm__fail(NPLM_EINVAL, "%s: n = %zu but the test has %zu nuisances", fn, n, J);
+  if (J && !nu) return nplm__fail(NPLM_EINVAL, "%s: nu is NULL", fn);
+  if (!t->has_result) return nplm__fail(NPLM_ESTATE, "%s: no result: run the test first", fn);
+  if (J) memcpy(nu, which == NPLM_FIT_TAU ? t->nu_tau : t->nu_delta, J * sizeof *nu);
   return NPLM_OK;
 }

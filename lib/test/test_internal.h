@@ -7,6 +7,7 @@
 #include "core/core.h"
 #include "core/pool.h"
 #include "model/model.h"
+#include "nuisance/nuisance.h"
 #include "optim/optim.h"
 
 #define NPLM_H_INSIDE
@@ -31,6 +32,7 @@ int nplm__option_index(nplm_option_t key);
 struct nplm_test {
   nplm_model_t *family;
   nplm_model_t *fitted;
+  nplm_nuisance_t *nuis; /* NULL: no systematics */
   double opt[NPLM__N_OPTIONS];
 
   int has_ref;
@@ -50,9 +52,18 @@ struct nplm_test {
   int64_t *hist_epoch;
   double *hist_t;
   size_t hist_n, hist_cap;
+  double tau, delta;            /* with nuisances: t = tau - delta */
+  double *nu_tau, *nu_delta;    /* fitted nuisances of both fits (nuis->n each) */
 
   char msg[NPLM__MSG_SIZE];
 };
+
+/* Result of the two fits of a test with nuisances. */
+typedef struct nplm__nuis_fit {
+  double tau, delta;
+  double *nu_tau, *nu_delta; /* caller's buffers of nuis->n */
+  nplm__optim_report_t delta_rep;
+} nplm__nuis_fit_t;
 
 /* The state of one fit: the objective over reference + data blocks and its monitor. */
 struct nplm__fit_ctx {
@@ -64,7 +75,8 @@ struct nplm__fit_ctx {
   const nplm__mlp_kernels_t *kern;
   const nplm__events_t *ref, *data;
   size_t n_tasks;
-  double *slots; /* n_tasks * (P + 1): loss then gradient */
+  size_t slot_n; /* doubles per slot: loss, then the gradient (network, then nuisances) */
+  double *slots; /* n_tasks * slot_n */
   double *work;  /* threads * work_n */
   size_t work_n;
   const double *params;
@@ -74,6 +86,8 @@ struct nplm__fit_ctx {
   double t0, last_progress;
   nplm_status_t hist_status;
   int canceled;
+  const double *nu_values; /* with nuisances: the current nu (after the network's params) */
+  int delta_only;          /* the Delta fit: f = 0, parameters are nu alone */
   double *trace;      /* t every `patience` steps (index step / patience - 1), or NULL */
   size_t trace_len;   /* entries of trace */
   size_t trace_done;  /* entries written */
@@ -85,7 +99,10 @@ typedef struct nplm__fit_ctx fit_ctx_t;
  * go to params, the clip used to *clip. */
 nplm_status_t nplm__test_fit(fit_ctx_t *c, const nplm__events_t *data, uint64_t init_seed,
                              uint64_t init_index, double *params, double *clip,
-                             nplm__optim_report_t *rep);
+                             nplm__optim_report_t *rep, nplm__nuis_fit_t *nf);
+/* Pack data events (weights w or 1) and, with nuisances, their coefficients and offsets. */
+nplm_status_t nplm__test_pack(const nplm_test_t *t, nplm__events_t *ev, const double *x, size_t n,
+                              const double *w, double a_scale, double b_scale);
 /* nplm_test_calibrate with, optionally, each toy's t every NPLM_OPT_PATIENCE steps:
  * trace is n_toys x trace_len (entries after a fit stopped early repeat its final t). */
 nplm_status_t nplm__calibrate_pool(nplm_test_t *t, const char *fn, const double *pool_x,

@@ -652,11 +652,13 @@ Test(test_create, bad_arguments) {
   expect_fail_msg(nplm_test_create(&t, NULL, NULL), NPLM_EINVAL, "nplm_test_create", "family",
                   "create family NULL");
   cr_assert_null(t, "*out is not NULL after a failed create");
-  int dummy = 0;
+  nplm_nuisance_t *nu2 = NULL; /* nuisances for 2 features against a 1-feature model */
+  cr_assert_eq(nplm_nuisance_create(&nu2, 2), NPLM_OK);
   t = (nplm_test_t *)&t;
-  expect_fail_msg(nplm_test_create(&t, m, (const nplm_nuisance_t *)(const void *)&dummy),
-                  NPLM_EINVAL, "nplm_test_create", "nuisance", "create with a nuisance");
+  expect_fail_msg(nplm_test_create(&t, m, nu2), NPLM_EINVAL, "nplm_test_create", "nuisance",
+                  "create with nuisances of another dimension");
   cr_assert_null(t, "*out is not NULL after a failed create");
+  nplm_nuisance_free(nu2);
   nplm_model_free(m);
   assert_no_leaks();
 }
@@ -1227,7 +1229,7 @@ Test(results, bad_arguments) {
                   "result t NULL");
   expect_fail_msg(nplm_test_result(t, NPLM_RESULT_T, NULL), NPLM_EINVAL, "nplm_test_result",
                   "value", "result value NULL");
-  const int unknown[] = {0, -1, 11, 9999};
+  const int unknown[] = {0, -1, 13, 9999};
   for (size_t i = 0; i < sizeof unknown / sizeof unknown[0]; i++)
     expect_fail_msg(nplm_test_result(t, (nplm_result_t)unknown[i], &v), NPLM_EINVAL,
                     "nplm_test_result", "key", "result with an unknown key");

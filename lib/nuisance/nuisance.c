@@ -1,0 +1,209 @@
+/* nplm_nuisance_t: normalisation and shape nuisances with known Taylor coefficients. */
+#include "nuisance/nuisance.h"
+
+#include <math.h>
+#include <string.h>
+
+#define MAX_ORDER 8
+#define MAX_NUISANCES 64 /* the fits keep per-event derivatives on the stack */
+
+nplm_status_t nplm_nuisance_create(nplm_nuisance_t **out, size_t d) {
+  static const char fn[] = "nplm_nuisance_create";
+  nplm__clear_error();
+  if (!out) return nplm__fail(NPLM_EINVAL, "%s: out is NULL", fn);
+  *out = NULL;
+  if (d == 0) return nplm__fail(NPLM_EINVAL, "%s: d = 0", fn);
+  nplm_nuisance_t *nu = nplm__calloc(1, sizeof *nu);
+  if (!nu) return nplm__fail(NPLM_ENOMEM, "%s: out of memory", fn);
+  nu->d = d;
+  *out = nu;
+  return NPLM_OK;
+}
+
+void nplm_nuisance_free(nplm_nuisance_t *nu) {
+  if (!nu) return;
+  nplm__free(nu->items);
+  nplm__free(nu);
+}
+
+size_t nplm_nuisance_count(const nplm_nuisance_t *nu) { return nu ? nu->n : 0; }
+
+nplm_nuisance_t *nplm__nuisance_clone(const nplm_nuisance_t *nu) {
+  nplm_nuisance_t *c = nplm__malloc(sizeof *c);
+  if (!c) return NULL;
+  *c = *nu;
+  c->cap = nu->n;
+  c->items = nplm__malloc_array(nu->n ? nu->n : 1, sizeof *c->items);
+  if (!c->items) {
+    nplm__free(c);
+    return NULL;
+  }
+  if (nu->n) memcpy(c->items, nu->items, nu->n * sizeof *c->items);
+  return c;
+}
+
+static nplm_status_t add_item(nplm_nuisance_t *nu, const nplm__nuis_item_t *item, size_t *index,
+                              const char *fn) {
+  if (nu->n >= MAX_NUISANCES)
+    return nplm__fail(NPLM_EINVAL, "%s: at most %d nuisances", fn, MAX_NUISANCES);
+  if (nu->n == nu->cap) {
+    size_t cap = nu->cap ? 2 * nu->cap : 4;
+    nplm__nuis_item_t *items = nplm__malloc_array(cap, sizeof *items);
+    if (!items) return nplm__fail(NPLM_ENOMEM, "%s: out of memory", fn);
+    if (nu->n) memcpy(items, nu->items, nu->n * sizeof *items);
+    nplm__free(nu->items);
+    nu->items = items;
+    nu->cap = cap;
+  }
+  nu->items[nu->n] = *item;
+  if (index) *index = nu->n;
+  nu->n++;
+  return NPLM_OK;
+}
+
+static nplm_status_t check_sigma(const char *fn, double sigma) {
+  if (!(sigma > 0.0) || !isfinite(sigma))
+    return nplm__fail(NPLM_EINVAL, "%s: sigma = %g must be finite and > 0", fn, sigma);
+  return NPLM_OK;
+}
+
+nplm_status_t nplm_nuisance_add_norm(nplm_nuisance_t *nu, double sigma, size_t *index) {
+  static const char fn[] = "nplm_nuisance_add_norm";
+  nplm__clear_error();
+  if (!nu) return nplm__fail(NPLM_EINVAL, "%s: nu is NULL", fn);
+  nplm_status_t s = check_sigma(fn, sigma);
+  if (s != NPLM_OK) return s;
+  nplm__nuis_item_t it = {NPLM__NUIS_NORM, sigma, 0.0, 0, 0, NULL, NULL};
+  return add_item(nu, &it, index, fn);
+}
+
+nplm_status_t nplm_nuisance_add_shape_known(nplm_nuisance_t *nu, double sigma, unsigned order,
+                                            nplm_coefficient_fn cfn, void *user, size_t *index) {
+  static const char fn[] = "nplm_nuisance_add_shape_known";
+  nplm__clear_error();
+  if (!nu) return nplm__fail(NPLM_EINVAL, "%s: nu is NULL", fn);
+  nplm_status_t s = check_sigma(fn, sigma);
+  if (s != NPLM_OK) return s;
+  if (order < 1 || order > MAX_ORDER)
+    return nplm__fail(NPLM_EINVAL, "%s: order = %u is outside [1, %d]", fn, order, MAX_ORDER);
+  if (!cfn) return nplm__fail(NPLM_EINVAL, "%s: fn is NULL", fn);
+  nplm__nuis_item_t it = {NPLM__NUIS_SHAPE_KNOWN, sigma, 0.0, order, nu->n_cols, cfn, user};
+  s = add_item(nu, &it, index, fn);
+  if (s == NPLM_OK) nu->n_cols += order;
+  return s;
+}
+
+nplm_status_t nplm_nuisance_set_aux(nplm_nuisance_t *nu, size_t index, double nu0) {
+  static const char fn[] = "nplm_nuisance_set_aux";
+  nplm__clear_error();
+  if (!nu) return nplm__fail(NPLM_EINVAL, "%s: nu is NULL", fn);
+  if (index >= nu->n)
+    return nplm__fail(NPLM_EINVAL, "%s: index = %zu but there are %zu nuisances", fn, index,
+                      nu->n);
+  if (!isfinite(nu0)) return nplm__fail(NPLM_EINVAL, "%s: nu0 is not finite", fn);
+  nu->items[index].nu0 = nu0;
+  return NPLM_OK;
+}
+
+nplm_status_t nplm__nuisance_coefficients(const nplm_nuisance_t *nu, const double *x, size_t n,
+                                          double *D) {
+  if (nu->n_cols == 0 || n == 0) return NPLM_OK;
+  double *col = nplm__malloc_array(n, sizeof *col);
+  if (!col) return nplm__fail(NPLM_ENOMEM, "out of memory");
+  nplm_status_t s = NPLM_OK;
+  for (size_t j = 0; j < nu->n && s == NPLM_OK; j++) {
+    const nplm__nuis_item_t *it = &nu->items[j];
+    if (it->kind != NPLM__NUIS_SHAPE_KNOWN) continue;
+    for (unsigned k = 1; k <= it->order; k++) {
+      int rc = it->fn(it->user, k, x, n, nu->d, col);
+      if (rc != 0) {
+        s = nplm__fail(NPLM_EINVAL, "the coefficient callback of nuisance %zu failed (%d) for "
+                                    "power %u", j, rc, k);
+        break;
+      }
+      size_t bad = nplm__first_nonfinite(col, n);
+      if (bad < n) {
+        s = nplm__fail(NPLM_EINVAL, "the coefficient callback of nuisance %zu gave a non-finite "
+                                    "delta_%u for event %zu", j, k, bad);
+        break;
+      }
+      for (size_t i = 0; i < n; i++) D[i * nu->n_cols + it->col + k - 1] = col[i];
+    }
+  }
+  nplm__free(col);
+  return s;
+}
+
+double nplm__nuisance_offset(const nplm_nuisance_t *nu, const double *v, const double *D) {
+  double o = 0.0;
+  for (size_t j = 0; j < nu->n; j++) {
+    const nplm__nuis_item_t *it = &nu->items[j];
+    if (it->kind == NPLM__NUIS_NORM) {
+      o += v[j];
+    } else {
+      double p = 1.0;
+      for (unsigned k = 1; k <= it->order; k++) {
+        p *= v[j];
+        o += D[it->col + k - 1] * p;
+      }
+    }
+  }
+  return o;
+}
+
+void nplm__nuisance_doffset(const nplm_nuisance_t *nu, const double *v, const double *D,
+                            double *out) {
+  for (size_t j = 0; j < nu->n; j++) {
+    const nplm__nuis_item_t *it = &nu->items[j];
+    if (it->kind == NPLM__NUIS_NORM) {
+      out[j] = 1.0;
+    } else {
+      double p = 1.0, s = 0.0;
+      for (unsigned k = 1; k <= it->order; k++) {
+        s += (double)k * D[it->col + k - 1] * p;
+        p *= v[j];
+      }
+      out[j] = s;
+    }
+  }
+}
+
+double nplm__nuisance_aux(const nplm_nuisance_t *nu, const double *v, double *grad) {
+  double s = 0.0;
+  for (size_t j = 0; j < nu->n; j++) {
+    const nplm__nuis_item_t *it = &nu->items[j];
+    const double s2 = it->sigma * it->sigma, dv = v[j] - it->nu0;
+    s += (dv * dv - it->nu0 * it->nu0) / (2.0 * s2);
+    if (grad) grad[j] = dv / s2;
+  }
+  return s;
+}
+
+nplm_status_t nplm_nuisance_log_ratio(const nplm_nuisance_t *nu, const double *nu_values,
+                                      const double *x, size_t n, size_t d, double *log_r) {
+  static const char fn[] = "nplm_nuisance_log_ratio";
+  nplm__clear_error();
+  if (!nu) return nplm__fail(NPLM_EINVAL, "%s: nu is NULL", fn);
+  if (d != nu->d)
+    return nplm__fail(NPLM_EINVAL, "%s: d = %zu but the nuisances have %zu", fn, d, nu->d);
+  if (nu->n && !nu_values) return nplm__fail(NPLM_EINVAL, "%s: nu_values is NULL", fn);
+  size_t bad = nplm__first_nonfinite(nu_values, nu->n);
+  if (bad < nu->n) return nplm__fail(NPLM_EINVAL, "%s: nu_values[%zu] is not finite", fn, bad);
+  if (n > 0 && !log_r) return nplm__fail(NPLM_EINVAL, "%s: log_r is NULL", fn);
+  if (n > 0 && !x) return nplm__fail(NPLM_EINVAL, "%s: x is NULL", fn);
+  size_t nd;
+  if (nplm__mul_size(n, d, &nd) != 0) return nplm__fail(NPLM_EINVAL, "%s: n * d overflows", fn);
+  bad = nplm__first_nonfinite(x, nd);
+  if (bad < nd)
+    return nplm__fail(NPLM_EINVAL, "%s: x[%zu*%zu+%zu] is not finite", fn, bad / d, d, bad % d);
+  if (n == 0) return NPLM_OK;
+  double *D = nplm__calloc(nu->n_cols ? n * nu->n_cols : 1, sizeof *D);
+  if (!D) return nplm__fail(NPLM_ENOMEM, "%s: out of memory", fn);
+  nplm_status_t s = nplm__nuisance_coefficients(nu, x, n, D);
+  if (s == NPLM_OK)
+    for (size_t i = 0; i < n; i++) log_r[i] = nplm__nuisance_offset(nu, nu_values, D + i * nu->n_cols);
+  else
+    nplm__prefix_error(s, fn);
+  nplm__free(D);
+  return s;
+}

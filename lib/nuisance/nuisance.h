@@ -1,0 +1,41 @@
+/* Internal view of nplm_nuisance_t. */
+#ifndef NPLM_NUISANCE_NUISANCE_H
+#define NPLM_NUISANCE_NUISANCE_H
+
+#include "core/core.h"
+
+#define NPLM_H_INSIDE
+#include "nplm/nuisance.h"
+#undef NPLM_H_INSIDE
+
+enum nplm__nuis_kind { NPLM__NUIS_NORM = 1, NPLM__NUIS_SHAPE_KNOWN = 2 };
+
+typedef struct nplm__nuis_item {
+  int kind;
+  double sigma, nu0;
+  unsigned order;     /* shape: highest power */
+  size_t col;         /* shape: first coefficient column */
+  nplm_coefficient_fn fn;
+  void *user;
+} nplm__nuis_item_t;
+
+struct nplm_nuisance {
+  size_t d, n, cap;
+  size_t n_cols; /* coefficient columns over all shape nuisances */
+  nplm__nuis_item_t *items;
+};
+
+nplm_nuisance_t *nplm__nuisance_clone(const nplm_nuisance_t *nu);
+/* Coefficients of n events (row-major x): D is n x n_cols, row-major. */
+nplm_status_t nplm__nuisance_coefficients(const nplm_nuisance_t *nu, const double *x, size_t n,
+                                          double *D);
+/* log r for one event from its coefficient row. */
+double nplm__nuisance_offset(const nplm_nuisance_t *nu, const double *nu_values, const double *D);
+/* d log r / d nu_j for one event (J values). */
+void nplm__nuisance_doffset(const nplm_nuisance_t *nu, const double *nu_values, const double *D,
+                            double *out);
+/* -Laux(nu) = sum_j [(nu_j - nu0_j)^2 - nu0_j^2] / (2 sigma_j^2) (reference value 0), and its
+ * gradient when grad is not NULL. */
+double nplm__nuisance_aux(const nplm_nuisance_t *nu, const double *nu_values, double *grad);
+
+#endif

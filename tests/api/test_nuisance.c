@@ -1,0 +1,193 @@
+/* Systematics: the nuisance handle, log r on the exact 1D oracle (reference Exp(1), scale
+ * nuisance x -> x e^nu: log r = x (1 - e^-nu) - nu, delta_1 = x - 1, delta_2 = -x/2), Delta by
+ * hand for a normalisation nuisance, and t = tau - Delta absorbing a scale shift of the data. */
+#include <criterion/criterion.h>
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "nplm/nplm.h"
+#include "../common/leak_check.h"
+
+NPLM_LEAK_CHECKED_SUITE(nuisance);
+NPLM_LEAK_CHECKED_SUITE(systematics);
+
+/* the oracle's Taylor coefficients in absolute units */
+static int oracle(void *user, unsigned power, const double *x, size_t n, size_t d, double *out) {
+  int *calls = user;
+  if (calls) (*calls)++;
+  if (d != 1) return 1;
+  for (size_t i = 0; i < n; i++) out[i] = power == 1 ? x[i] - 1.0 : power == 2 ? -0.5 * x[i] : 0.0;
+  return 0;
+}
+
+static int failing(void *user, unsigned power, const double *x, size_t n, size_t d, double *out) {
+  (void)user, (void)power, (void)x, (void)n, (void)d, (void)out;
+  return 3;
+}
+
+static int calls_sentinel;
+
+Test(nuisance, handle_and_log_ratio_on_the_oracle) {
+  nplm_nuisance_t *nu = NULL;
+  cr_assert_eq(nplm_nuisance_create(&nu, 1), NPLM_OK);
+  size_t is = 9, in = 9;
+  cr_assert_eq(nplm_nuisance_add_shape_known(nu, 0.05, 2, oracle, NULL, &is), NPLM_OK);
+  cr_assert_eq(nplm_nuisance_add_norm(nu, 0.025, &in), NPLM_OK);
+  cr_assert(is == 0 && in == 1);
+  cr_assert_eq(nplm_nuisance_count(nu), 2u);
+  const double x[4] = {0.0, 0.5, 2.0, 7.5}, v[2] = {0.1, -0.03};
+  double lr[4];
+  cr_assert_eq(nplm_nuisance_log_ratio(nu, v, x, 4, 1, lr), NPLM_OK);
+  for (int i = 0; i < 4; i++) {
+    double second_order = (x[i] - 1) * 0.1 - 0.5 * x[i] * 0.01 - 0.03;
+    cr_assert(fabs(lr[i] - second_order) < 1e-15, "%g vs %g", lr[i], second_order);
+    double exact = x[i] * (1 - exp(-0.1)) - 0.1 - 0.03; /* the expansion is close to exact */
+    cr_assert(fabs(lr[i] - exact) < 2e-3 * (1 + x[i]));
+  }
+  /* bad input */
+  cr_assert_eq(nplm_nuisance_add_norm(nu, 0.0, NULL), NPLM_EINVAL);
+  cr_assert_eq(nplm_nuisance_add_norm(nu, NAN, NULL), NPLM_EINVAL);
+  cr_assert_eq(nplm_nuisance_add_shape_known(nu, 0.1, 0, oracle, NULL, NULL), NPLM_EINVAL);
+  cr_assert_eq(nplm_nuisance_add_shape_known(nu, 0.1, 9, oracle, NULL, NULL), NPLM_EINVAL);
+  cr_assert_eq(nplm_nuisance_add_shape_known(nu, 0.1, 1, NULL, NULL, NULL), NPLM_EINVAL);
+  cr_assert_eq(nplm_nuisance_set_aux(nu, 2, 0.1), NPLM_EINVAL);
+  cr_assert(strstr(nplm_last_error(), "index") != NULL);
+  cr_assert_eq(nplm_nuisance_set_aux(nu, 1, INFINITY), NPLM_EINVAL);
+  cr_assert_eq(nplm_nuisance_log_ratio(nu, v, x, 4, 2, lr), NPLM_EINVAL);
+  const double vnan[2] = {0.1, NAN};
+  cr_assert_eq(nplm_nuisance_log_ratio(nu, vnan, x, 4, 1, lr), NPLM_EINVAL);
+  cr_assert(strstr(nplm_last_error(), "nu_values[1]") != NULL);
+  cr_assert_eq(nplm_nuisance_count(nu), 2u, "failed calls add nothing");
+  nplm_nuisance_free(nu);
+  nu = NULL;
+  nplm_nuisance_t *zero_d = (nplm_nuisance_t *)&calls_sentinel;
+  cr_assert_eq(nplm_nuisance_create(&zero_d, 0), NPLM_EINVAL);
+  cr_assert_null(zero_d);
+  nplm_nuisance_t *bad = NULL;
+  cr_assert_eq(nplm_nuisance_create(&bad, 1), NPLM_OK);
+  cr_assert_eq(nplm_nuisance_add_shape_known(bad, 0.1, 1, failing, NULL, NULL), NPLM_OK);
+  cr_assert_eq(nplm_nuisance_log_ratio(bad, v, x, 4, 1, lr), NPLM_EINVAL);
+  cr_assert(strstr(nplm_last_error(), "callback") != NULL);
+  nplm_nuisance_free(bad);
+  nplm_nuisance_free(NULL);
+  nplm_nuisance_t *again = NULL;
+  cr_assert_eq(nplm_nuisance_create(&again, 1), NPLM_OK);
+  nplm_nuisance_free(again);
+}
+
+static double expo(uint64_t *s) {
+  *s = *s * 6364136223846793005ull + 1442695040888963407ull;
+  return -log(((double)(*s >> 11) + 0.5) * 0x1.0p-53);
+}
+
+enum { N_REF = 40000 };
+static double g_ref[N_REF];
+
+/* a linear model f = w x + b: the loss is convex, so fits with and without nuisances meet */
+static nplm_test_t *linear_test(nplm_nuisance_t *nu, nplm_model_t **family, double n_exp) {
+  uint64_t s = 5;
+  for (int i = 0; i < N_REF; i++) g_ref[i] = expo(&s);
+  const size_t layers[] = {1, 1};
+  nplm_test_t *t = NULL;
+  cr_assert_eq(nplm_model_create_mlp(family, layers, 2, 100.0), NPLM_OK);
+  cr_assert_eq(nplm_test_create(&t, *family, nu), NPLM_OK, "%s", nplm_last_error());
+  cr_assert_eq(nplm_test_set_reference(t, g_ref, N_REF, 1, NULL, n_exp), NPLM_OK);
+  cr_assert_eq(nplm_test_set_int(t, NPLM_OPT_OPTIMIZER, NPLM_OPTIMIZER_LBFGSB), NPLM_OK);
+  cr_assert_eq(nplm_test_set_int(t, NPLM_OPT_THREADS, 2), NPLM_OK);
+  return t;
+}
+
+/* Delta for a normalisation nuisance alone: L[0, nu] = N(R0) (e^nu - 1) - N_D nu +
+ * ((nu - nu0)^2 - nu0^2) / (2 sigma^2), minimised by hand with Newton's method. */
+Test(systematics, delta_of_a_normalisation_by_hand) {
+  nplm_nuisance_t *nu = NULL;
+  cr_assert_eq(nplm_nuisance_create(&nu, 1), NPLM_OK);
+  cr_assert_eq(nplm_nuisance_add_norm(nu, 0.05, NULL), NPLM_OK);
+  cr_assert_eq(nplm_nuisance_set_aux(nu, 0, 0.02), NPLM_OK);
+  nplm_model_t *family = NULL;
+  nplm_test_t *t = linear_test(nu, &family, 1000.0);
+  double data[1100];
+  uint64_t s = 77;
+  for (int i = 0; i < 1100; i++) data[i] = expo(&s);
+  double tv, tau, delta, nud;
+  nplm_status_t st = nplm_test_run(t, data, 1100, 1, NULL, &tv);
+  cr_assert(st == NPLM_OK, "%s", nplm_test_last_error(t));
+  cr_assert_eq(nplm_test_result(t, NPLM_RESULT_TAU, &tau), NPLM_OK);
+  cr_assert_eq(nplm_test_result(t, NPLM_RESULT_DELTA, &delta), NPLM_OK);
+  cr_assert_eq(nplm_test_nuisances(t, NPLM_FIT_DELTA, &nud, 1), NPLM_OK);
+  cr_assert_eq(tv, tau - delta);
+  const double NR = 1000, ND = 1100, sg = 0.05, nu0 = 0.02;
+  double v = 0;
+  for (int it = 0; it < 50; it++) {
+    double g = NR * exp(v) - ND + (v - nu0) / (sg * sg), h = NR * exp(v) + 1 / (sg * sg);
+    v -= g / h;
+  }
+  double Lmin = NR * (exp(v) - 1) - ND * v + ((v - nu0) * (v - nu0) - nu0 * nu0) / (2 * sg * sg);
+  cr_assert(fabs(nud - v) < 1e-6, "nu-hat %.10g vs %.10g", nud, v);
+  cr_assert(fabs(delta - (-2 * Lmin)) < 1e-6 * fabs(Lmin), "Delta %.10g vs %.10g", delta,
+            -2 * Lmin);
+  /* the network's free output bias absorbs a normalisation: tau = t without nuisances +
+     nu0^2 / sigma^2 (the aux term at its minimum) */
+  nplm_model_t *f2 = NULL;
+  nplm_test_t *plain = linear_test(NULL, &f2, 1000.0);
+  double tp;
+  cr_assert_eq(nplm_test_run(plain, data, 1100, 1, NULL, &tp), NPLM_OK);
+  cr_assert(fabs(tau - (tp + nu0 * nu0 / (sg * sg))) < 1e-5 * tp, "tau %.10g, plain %.10g", tau,
+            tp);
+  double nut;
+  cr_assert_eq(nplm_test_nuisances(t, NPLM_FIT_TAU, &nut, 1), NPLM_OK);
+  cr_assert(fabs(nut - nu0) < 1e-4, "in tau nu sits at its aux value: %g", nut);
+  cr_assert_eq(nplm_test_nuisances(t, 5, &nut, 1), NPLM_EINVAL);
+  cr_assert_eq(nplm_test_nuisances(t, NPLM_FIT_TAU, &nut, 2), NPLM_EINVAL);
+  nplm_test_free(plain);
+  nplm_model_free(f2);
+  nplm_test_free(t);
+  nplm_model_free(family);
+  nplm_nuisance_free(nu);
+}
+
+/* Data whose scale is shifted by nu* = 0.12 (x -> x e^nu*): without nuisances the test sees a
+ * large t; with the oracle scale nuisance Delta absorbs it and fits nu near nu*. */
+Test(systematics, tau_minus_delta_absorbs_a_scale_shift) {
+  int calls = 0;
+  nplm_nuisance_t *nu = NULL;
+  cr_assert_eq(nplm_nuisance_create(&nu, 1), NPLM_OK);
+  cr_assert_eq(nplm_nuisance_add_shape_known(nu, 1.0, 2, oracle, &calls, NULL), NPLM_OK);
+  nplm_model_t *family = NULL, *f2 = NULL;
+  nplm_test_t *t = linear_test(nu, &family, 4000.0);
+  nplm_test_t *plain = linear_test(NULL, &f2, 4000.0);
+  cr_assert_eq(calls, 2, "coefficients are computed once per sample (2 powers)");
+  enum { ND = 4000 };
+  static double data[ND];
+  uint64_t s = 123;
+  for (int i = 0; i < ND; i++) data[i] = expo(&s) * exp(0.12);
+  double t_sys, t_plain, nud;
+  cr_assert_eq(nplm_test_run(t, data, ND, 1, NULL, &t_sys), NPLM_OK, "%s", nplm_test_last_error(t));
+  cr_assert_eq(calls, 4);
+  cr_assert_eq(nplm_test_run(plain, data, ND, 1, NULL, &t_plain), NPLM_OK);
+  cr_assert_eq(nplm_test_nuisances(t, NPLM_FIT_DELTA, &nud, 1), NPLM_OK);
+  cr_assert(fabs(nud - 0.12) < 0.05, "nu-hat %g (statistical error ~0.016)", nud);
+  cr_assert(t_plain > 40.0, "a 12%% scale shift of 4000 events is seen without nuisances: %g",
+            t_plain);
+  cr_assert(t_sys < 0.25 * t_plain && t_sys >= -1e-6, "t = tau - Delta = %g vs %g", t_sys,
+            t_plain);
+  nplm_test_free(plain);
+  nplm_model_free(f2);
+  nplm_test_free(t);
+  nplm_model_free(family);
+  nplm_nuisance_free(nu);
+}
+
+Test(systematics, dimension_mismatch_is_refused) {
+  nplm_nuisance_t *nu = NULL;
+  cr_assert_eq(nplm_nuisance_create(&nu, 2), NPLM_OK);
+  const size_t layers[] = {1, 1};
+  nplm_model_t *m = NULL;
+  nplm_test_t *t = NULL;
+  cr_assert_eq(nplm_model_create_mlp(&m, layers, 2, 1.0), NPLM_OK);
+  cr_assert_eq(nplm_test_create(&t, m, nu), NPLM_EINVAL);
+  cr_assert_null(t);
+  nplm_model_free(m);
+  nplm_nuisance_free(nu);
+}

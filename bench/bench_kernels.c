@@ -36,7 +36,7 @@ static void run(const char *name, const size_t *units, size_t nl, size_t n, int 
       double t0 = nplm__now(), loss, total = 0;
       for (size_t b = 0; b < nb; b++) {
         kern->loss(&s, p, x + b * d * NPLM__BLOCK, ca + b * NPLM__BLOCK, cb + b * NPLM__BLOCK,
-                   NULL, work, &loss, g, NULL);
+                   NULL, work, &loss, g);
         total += loss + g[0];
       }
       if (rep >= 0) times[rep] = nplm__now() - t0;

@@ -64,7 +64,8 @@ NPLM_API NPLM_WARN_UNUSED nplm_status_t nplm_nuisance_add_norm(nplm_nuisance_t *
  *  (computed by the caller, e.g. from an analytic model of the detector effect).
  *  @param[in,out] nu the handle.
  *  @param sigma      uncertainty of its auxiliary measurement, > 0 (absolute units of nu).
- *  @param order      highest power, 1 .. 8.
+ *  @param order      highest power, 1 .. 8; all shape nuisances together have at most 16
+ *                    coefficients.
  *  @param fn         the coefficients; called once per sample (reference, each data set).
  *  @param user       passed to @p fn; borrowed: must stay valid while the handle (and any test
  *                    created from it) is used.

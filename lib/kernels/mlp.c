@@ -9,8 +9,8 @@
 #define DECLARE_PATH(isa)                                                                  \
   void nplm__mlp_loss_##isa(const nplm__mlp_spec_t *s, const double *params,               \
                             const double *x, const double *ca, const double *cb,           \
-                            const double *off, double *work, double *loss, double *grad,   \
-                            double *dldf);                                                 \
+                            const nplm__mlp_offset_t *off, double *work, double *loss,     \
+                            double *grad);                                                 \
   void nplm__mlp_forward_##isa(const nplm__mlp_spec_t *s, const double *params,            \
                                const double *x, double *work, double *f);
 

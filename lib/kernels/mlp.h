@@ -32,15 +32,25 @@ int nplm__mlp_spec_init(nplm__mlp_spec_t *s, const size_t *units, size_t n_layer
 /* Doubles of per-thread scratch space the kernels need. */
 size_t nplm__mlp_work_size(const nplm__mlp_spec_t *s);
 
+/* Nuisance terms of a block: the offset added to f is log r = norm + sum_c coef_c mult_c, with
+ * coef feature-major like x (coef[c * NPLM__BLOCK + e], n_coef columns); the pass adds
+ * sum_e dL/df coef_c to moments[c] for c < n_coef and sum_e dL/df to moments[n_coef]. */
+typedef struct nplm__mlp_offset {
+  const double *coef;
+  size_t n_coef;
+  const double *mult;
+  double norm;
+  double *moments; /* NULL: not wanted */
+} nplm__mlp_offset_t;
+
 /* One block of NPLM__BLOCK events stored feature-major: x[j * NPLM__BLOCK + e].
- * Per event the loss is ca (exp g - 1) - cb g with g = f + off (off: a per-event offset such
- * as a nuisance log-ratio, NULL for 0; padding events have ca = cb = 0).
- * Writes the block's loss and, when grad is not NULL, its gradient (n_params doubles); when
- * dldf is not NULL, the per-event derivative ca exp g - cb (NPLM__BLOCK doubles). */
+ * Per event the loss is ca (exp g - 1) - cb g with g = f + log r (off NULL: log r = 0; padding
+ * events have ca = cb = 0). Writes the block's loss and, when grad is not NULL, its gradient
+ * (n_params doubles), and the moments of off when asked. */
 typedef void (*nplm__mlp_loss_fn)(const nplm__mlp_spec_t *s, const double *params,
                                   const double *x, const double *ca, const double *cb,
-                                  const double *off, double *work, double *loss, double *grad,
-                                  double *dldf);
+                                  const nplm__mlp_offset_t *off, double *work, double *loss,
+                                  double *grad);
 /* f on one block: f[e] for e < NPLM__BLOCK. */
 typedef void (*nplm__mlp_forward_fn)(const nplm__mlp_spec_t *s, const double *params,
                                      const double *x, double *work, double *f);

@@ -19,8 +19,8 @@ _Static_assert(L == 8, "the kernels move 8 events at a time");
 _Static_assert(B % L == 0, "a block holds whole chunks");
 
 void ISA_FN(nplm__mlp_loss)(const nplm__mlp_spec_t *s, const double *params, const double *x,
-                            const double *ca, const double *cb, const double *off, double *work,
-                            double *loss, double *grad, double *dldf);
+                            const double *ca, const double *cb, const nplm__mlp_offset_t *off,
+                            double *work, double *loss, double *grad);
 void ISA_FN(nplm__mlp_forward)(const nplm__mlp_spec_t *s, const double *params, const double *x,
                                double *work, double *f);
 
@@ -99,27 +99,42 @@ NPLM__VINLINE void layer_gradient(size_t nout, size_t nin, const double *D, cons
 
 /* Work layout: [act: act_total rows of B][delta: act_total rows of B] */
 void ISA_FN(nplm__mlp_loss)(const nplm__mlp_spec_t *s, const double *params, const double *x,
-                            const double *ca, const double *cb, const double *off, double *work,
-                            double *loss, double *grad, double *dldf) {
+                            const double *ca, const double *cb, const nplm__mlp_offset_t *off,
+                            double *work, double *loss, double *grad) {
   const size_t nl = s->n_layers, R = s->act_total;
   double *act = work;
   double *delta = act + R * B;
   const v8 one = v8_set1(1.0), zero = v8_set1(0.0);
   v8 lsum = zero;
   const double *fout = act + (R - 1) * B;
+  /* nuisance moments, 8 lanes each: n_coef + 1 accumulators kept in the caller's slot order */
+  enum { MAXM = 17 };
+  v8 macc[MAXM];
+  const size_t nm = off && off->moments ? off->n_coef + 1 : 0;
+  for (size_t q = 0; q < nm && q < MAXM; q++) macc[q] = zero;
 
   for (size_t g0 = 0; g0 < B; g0 += NC * L) {
     forward_chunks(s, params, x, act, g0);
     for (size_t e0 = g0; e0 < g0 + NC * L; e0 += L) {
       const v8 a = v8_load(ca + e0), b = v8_load(cb + e0);
-      const v8 f = off ? v8_add(v8_load(fout + e0), v8_load(off + e0)) : v8_load(fout + e0);
+      v8 f = v8_load(fout + e0);
+      if (off) { /* f + log r(x; nu) */
+        v8 o = v8_set1(off->norm);
+        for (size_t col = 0; col < off->n_coef; col++)
+          o = v8_fma(v8_load(off->coef + col * B + e0), v8_set1(off->mult[col]), o);
+        f = v8_add(f, o);
+      }
       const v8 ef = v8_exp(f);
       /* loss: a (e^f - 1) - b f */
       lsum = v8_add(lsum, v8_fma(v8_sub(zero, b), f, v8_mul(a, v8_sub(ef, one))));
       /* dL/df = a e^f - b */
       const v8 g = v8_fma(a, ef, v8_sub(zero, b));
       if (grad) v8_store(delta + (R - 1) * B + e0, g);
-      if (dldf) v8_store(dldf + e0, g);
+      if (nm) {
+        for (size_t col = 0; col < off->n_coef; col++)
+          macc[col] = v8_fma(g, v8_load(off->coef + col * B + e0), macc[col]);
+        macc[off->n_coef] = v8_add(macc[off->n_coef], g);
+      }
     }
     if (!grad) continue;
     /* down the layers: delta_{l-1} = (W_l^T delta_l) s (1 - s) */
@@ -146,6 +161,7 @@ void ISA_FN(nplm__mlp_loss)(const nplm__mlp_spec_t *s, const double *params, con
     }
   }
   *loss = lane_sum(lsum);
+  for (size_t q = 0; q < nm; q++) off->moments[q] = lane_sum(macc[q]);
   if (!grad) return;
   size_t row = 0;
   const double *in = x;

@@ -134,15 +134,13 @@ void nplm__events_free(nplm__events_t *ev) {
   nplm__free(ev->x);
   nplm__free(ev->ca);
   nplm__free(ev->cb);
-  nplm__free(ev->off);
-  nplm__free(ev->dldf);
   nplm__free(ev->coef);
   memset(ev, 0, sizeof *ev);
 }
 
 nplm_status_t nplm__events_pack(nplm__events_t *ev, const double *x, size_t n, size_t d,
                                 const double *w, double a_scale, double b_scale) {
-  nplm__events_t e = {n, d, (n + NPLM__BLOCK - 1) / NPLM__BLOCK, NULL, NULL, NULL, NULL, NULL, NULL, 0};
+  nplm__events_t e = {n, d, (n + NPLM__BLOCK - 1) / NPLM__BLOCK, NULL, NULL, NULL, NULL, 0};
   size_t slots;
   if (nplm__mul_size(e.n_blocks, NPLM__BLOCK, &slots) != 0)
     return nplm__fail(NPLM_ENOMEM, "events: size overflow");

@@ -31,9 +31,8 @@ typedef struct nplm__events {
   double *x;  /* n_blocks * d * NPLM__BLOCK */
   double *ca; /* n_blocks * NPLM__BLOCK: coefficient of (exp f - 1) */
   double *cb; /* n_blocks * NPLM__BLOCK: coefficient of -f */
-  double *off;  /* n_blocks * NPLM__BLOCK: offset added to f (nuisance log-ratio), or NULL */
-  double *dldf; /* n_blocks * NPLM__BLOCK: receives dL/df per event when not NULL */
-  double *coef; /* n_blocks * NPLM__BLOCK rows of n_coef nuisance coefficients, or NULL */
+  double *coef; /* nuisance coefficients per block, feature-major like x:
+                   coef[(block * n_coef + c) * NPLM__BLOCK + e], or NULL */
   size_t n_coef;
 } nplm__events_t;
 

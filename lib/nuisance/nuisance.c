@@ -6,6 +6,7 @@
 
 #define MAX_ORDER 8
 #define MAX_NUISANCES 64 /* the fits keep per-event derivatives on the stack */
+#define MAX_COLUMNS 16   /* coefficient columns the fused kernel carries */
 
 nplm_status_t nplm_nuisance_create(nplm_nuisance_t **out, size_t d) {
   static const char fn[] = "nplm_nuisance_create";
@@ -87,6 +88,9 @@ nplm_status_t nplm_nuisance_add_shape_known(nplm_nuisance_t *nu, double sigma, u
   if (order < 1 || order > MAX_ORDER)
     return nplm__fail(NPLM_EINVAL, "%s: order = %u is outside [1, %d]", fn, order, MAX_ORDER);
   if (!cfn) return nplm__fail(NPLM_EINVAL, "%s: fn is NULL", fn);
+  if (nu->n_cols + order > MAX_COLUMNS)
+    return nplm__fail(NPLM_EINVAL, "%s: order = %u: at most %d Taylor coefficients over all shape "
+                                   "nuisances", fn, order, MAX_COLUMNS);
   nplm__nuis_item_t it = {NPLM__NUIS_SHAPE_KNOWN, sigma, 0.0, order, nu->n_cols, cfn, user};
   s = add_item(nu, &it, index, fn);
   if (s == NPLM_OK) nu->n_cols += order;

@@ -98,7 +98,7 @@ static void toy_task(void *arg, size_t k, int worker) {
   if (atomic_load(&c->stop)) return;
   const size_t P = c->t->family->spec.n_params, d = c->t->family->d;
   nplm_toy_t toy = {d, 0, NULL, NULL, 0};
-  nplm__events_t data = {0, d, 0, NULL, NULL, NULL, NULL, NULL, NULL, 0};
+  nplm__events_t data = {0, d, 0, NULL, NULL, NULL, NULL, 0};
   const size_t J = c->t->nuis ? c->t->nuis->n : 0;
   double *params = nplm__malloc_array(P + 2 * J, sizeof *params);
   nplm_status_t s = params ? toy_events(c, g, &toy)

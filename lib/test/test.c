@@ -118,15 +118,23 @@ nplm_status_t nplm__test_pack(const nplm_test_t *t, nplm__events_t *ev, const do
   if (s != NPLM_OK || !t->nuis) return s;
   const size_t slots = ev->n_blocks * NPLM__BLOCK, nc = t->nuis->n_cols;
   ev->n_coef = nc;
-  ev->off = nplm__calloc(slots ? slots : 1, sizeof *ev->off);
-  ev->dldf = nplm__calloc(slots ? slots : 1, sizeof *ev->dldf);
   ev->coef = nplm__calloc(slots && nc ? slots * nc : 1, sizeof *ev->coef);
-  if (!ev->off || !ev->dldf || !ev->coef) {
+  if (!ev->coef) {
     nplm__events_free(ev);
     return nplm__fail(NPLM_ENOMEM, "out of memory");
   }
-  /* slot i holds event i (blocks are contiguous); padding rows keep zero coefficients */
-  s = nplm__nuisance_coefficients(t->nuis, x, n, ev->coef);
+  /* coefficients feature-major per block, like x: coef[(block * n_coef + c) * B + e];
+     padding events keep zero coefficients */
+  double *D = nplm__malloc_array(n && nc ? n * nc : 1, sizeof *D);
+  if (!D) {
+    nplm__events_free(ev);
+    return nplm__fail(NPLM_ENOMEM, "out of memory");
+  }
+  s = nplm__nuisance_coefficients(t->nuis, x, n, D);
+  for (size_t i = 0; s == NPLM_OK && i < n; i++)
+    for (size_t col = 0; col < nc; col++)
+      ev->coef[((i / NPLM__BLOCK) * nc + col) * NPLM__BLOCK + i % NPLM__BLOCK] = D[i * nc + col];
+  nplm__free(D);
   if (s != NPLM_OK) nplm__events_free(ev);
   return s;
 }
@@ -136,27 +144,27 @@ nplm_status_t nplm__test_pack(const nplm_test_t *t, nplm__events_t *ev, const do
  * per-block partial results reduced in block order (bit-identical for any thread count). */
 
 
-/* With nuisances: the block's offsets log r(x; nu) before the pass. */
-static void block_offsets(const fit_ctx_t *c, const nplm__events_t *ev, size_t k) {
-  const nplm_nuisance_t *nu = c->t->nuis;
+/* The Delta fit's block (f = 0): loss of the offsets log r = norm + sum_c coef_c mult_c alone,
+ * and the moments sum_e dL/df coef_c, sum_e dL/df (serial, fixed order; Delta has few
+ * parameters and converges in a handful of passes). */
+static void block_delta(const fit_ctx_t *c, const nplm__events_t *ev, size_t k, double *loss,
+                        double *moments) {
+  const size_t nc = ev->n_coef;
+  double l = 0.0;
+  if (moments)
+    for (size_t col = 0; col <= nc; col++) moments[col] = 0.0;
   for (size_t e = 0; e < NPLM__BLOCK; e++) {
     const size_t i = k * NPLM__BLOCK + e;
-    ev->off[i] = nplm__nuisance_offset(nu, c->nu_values, ev->coef + i * ev->n_coef);
+    double o = c->nu_norm;
+    for (size_t col = 0; col < nc; col++)
+      o += ev->coef[(k * nc + col) * NPLM__BLOCK + e] * c->nu_mult[col];
+    const double eo = exp(o), g = ev->ca[i] * eo - ev->cb[i];
+    l += ev->ca[i] * (eo - 1.0) - ev->cb[i] * o;
+    if (!moments) continue;
+    for (size_t col = 0; col < nc; col++) moments[col] += g * ev->coef[(k * nc + col) * NPLM__BLOCK + e];
+    moments[nc] += g;
   }
-}
-
-/* With nuisances: sum over the block's events of dL/df d log r / d nu_j into out[j]. */
-static void block_nu_gradient(const fit_ctx_t *c, const nplm__events_t *ev, size_t k,
-                              double *out) {
-  const nplm_nuisance_t *nu = c->t->nuis;
-  double dodnu[64];
-  for (size_t j = 0; j < nu->n; j++) out[j] = 0.0;
-  for (size_t e = 0; e < NPLM__BLOCK; e++) {
-    const size_t i = k * NPLM__BLOCK + e;
-    if (ev->dldf[i] == 0.0) continue; /* padding (and exact zeros) */
-    nplm__nuisance_doffset(nu, c->nu_values, ev->coef + i * ev->n_coef, dodnu);
-    for (size_t j = 0; j < nu->n; j++) out[j] += ev->dldf[i] * dodnu[j];
-  }
+  *loss = l;
 }
 
 static void block_task(void *arg, size_t task, int worker) {
@@ -169,46 +177,79 @@ static void block_task(void *arg, size_t task, int worker) {
     ev = c->data;
   }
   double *slot = c->slots + task * c->slot_n;
-  if (c->t->nuis) block_offsets(c, ev, k);
-  if (c->delta_only) { /* f = 0: the loss of the offsets alone */
-    double loss = 0.0;
-    for (size_t e = 0; e < NPLM__BLOCK; e++) {
-      const size_t i = k * NPLM__BLOCK + e;
-      const double eo = exp(ev->off[i]);
-      loss += ev->ca[i] * (eo - 1.0) - ev->cb[i] * ev->off[i];
-      ev->dldf[i] = ev->ca[i] * eo - ev->cb[i];
-    }
-    slot[0] = loss;
-  } else {
-    c->kern->loss(c->spec, c->params, ev->x + k * d * NPLM__BLOCK, ev->ca + k * NPLM__BLOCK,
-                  ev->cb + k * NPLM__BLOCK, ev->off ? ev->off + k * NPLM__BLOCK : NULL,
-                  c->work + (size_t)worker * c->work_n, slot, c->want_grad ? slot + 1 : NULL,
-                  ev->dldf ? ev->dldf + k * NPLM__BLOCK : NULL);
+  double *moments = c->t->nuis && c->want_grad ? slot + 1 + P : NULL;
+  if (c->delta_only) {
+    block_delta(c, ev, k, slot, moments);
+    return;
   }
-  if (c->t->nuis && c->want_grad) block_nu_gradient(c, ev, k, slot + 1 + P);
+  nplm__mlp_offset_t off = {ev->coef ? ev->coef + k * ev->n_coef * NPLM__BLOCK : NULL,
+                            ev->n_coef, c->nu_mult, c->nu_norm, moments};
+  c->kern->loss(c->spec, c->params, ev->x + k * d * NPLM__BLOCK, ev->ca + k * NPLM__BLOCK,
+                ev->cb + k * NPLM__BLOCK, c->t->nuis ? &off : NULL,
+                c->work + (size_t)worker * c->work_n, slot, c->want_grad ? slot + 1 : NULL);
+}
+
+/* With nuisances: the multipliers m_c = nu_j^k of the coefficient columns and the sum of the
+ * normalisation nuisances, for the current nu. */
+static void nuisance_multipliers(fit_ctx_t *c, const double *nu) {
+  const nplm_nuisance_t *ns = c->t->nuis;
+  c->nu_norm = 0.0;
+  for (size_t j = 0; j < ns->n; j++) {
+    const nplm__nuis_item_t *it = &ns->items[j];
+    if (it->kind == NPLM__NUIS_NORM) {
+      c->nu_norm += nu[j];
+      continue;
+    }
+    double p = 1.0;
+    for (unsigned k = 1; k <= it->order; k++) c->nu_mult[it->col + k - 1] = p *= nu[j];
+  }
+}
+
+/* d L / d nu_j from the summed moments: shape sum_k k nu^(k-1) M_c, normalisation sum dL/df. */
+static void nuisance_gradient(const fit_ctx_t *c, const double *nu, const double *moments,
+                              double *g) {
+  const nplm_nuisance_t *ns = c->t->nuis;
+  for (size_t j = 0; j < ns->n; j++) {
+    const nplm__nuis_item_t *it = &ns->items[j];
+    if (it->kind == NPLM__NUIS_NORM) {
+      g[j] = moments[ns->n_cols];
+      continue;
+    }
+    double p = 1.0, s = 0.0;
+    for (unsigned k = 1; k <= it->order; k++) {
+      s += (double)k * p * moments[it->col + k - 1];
+      p *= nu[j];
+    }
+    g[j] = s;
+  }
 }
 
 static nplm_status_t objective(void *arg, const double *x, double *f, double *g) {
   fit_ctx_t *c = arg;
   const size_t P = c->delta_only ? 0 : c->spec->n_params;
   const size_t J = c->t->nuis ? c->t->nuis->n : 0, N = P + J;
+  const size_t M = c->slot_n - 1 - P; /* moments per slot (0 without nuisances) */
   c->params = x;
-  c->nu_values = x + P;
+  if (J) nuisance_multipliers(c, x + P);
   c->want_grad = g != NULL;
   nplm__pool_run(c->pool, c->n_tasks, block_task, c);
-  double loss = 0.0;
+  double loss = 0.0, moments[NPLM__MAX_MOMENTS];
   if (g) memset(g, 0, N * sizeof *g);
+  memset(moments, 0, sizeof moments);
   for (size_t k = 0; k < c->n_tasks; k++) {
     const double *slot = c->slots + k * c->slot_n;
     loss += slot[0];
-    if (g)
-      for (size_t p = 0; p < N; p++) g[p] += slot[1 + p];
+    if (!g) continue;
+    for (size_t p = 0; p < P; p++) g[p] += slot[1 + p];
+    for (size_t q = 0; q < M; q++) moments[q] += slot[1 + P + q];
   }
   if (J) {
     double aux_grad[64];
     loss += nplm__nuisance_aux(c->t->nuis, x + P, aux_grad);
-    if (g)
+    if (g) {
+      nuisance_gradient(c, x + P, moments, g + P);
       for (size_t j = 0; j < J; j++) g[P + j] += aux_grad[j];
+    }
   }
   if (!isfinite(loss))
     return nplm__fail(NPLM_ENUMERIC, "the loss is not finite (exp(f) overflow?)");
@@ -359,19 +400,21 @@ nplm_status_t nplm__test_fit(fit_ctx_t *c, const nplm__events_t *data, uint64_t 
   c->ref = &t->ref;
   c->data = data;
   c->n_tasks = t->ref.n_blocks + data->n_blocks;
-  c->slot_n = N + 1;
+  c->slot_n = 1 + P + (t->nuis ? t->nuis->n_cols + 1 : 0);
   c->work_n = nplm__mlp_work_size(spec);
   c->last_progress = c->t0;
   c->hist_status = NPLM_OK;
   c->canceled = 0;
   c->trace_done = 0;
   c->delta_only = 0;
-  double *buf = nplm__malloc_array(c->n_tasks * c->slot_n + (size_t)threads * c->work_n + 3 * N,
+  double *buf = nplm__malloc_array(c->n_tasks * c->slot_n + (size_t)threads * c->work_n + 3 * N +
+                                       (t->nuis ? t->nuis->n_cols : 0),
                                    sizeof *buf);
   if (!buf) return nplm__fail(NPLM_ENOMEM, "out of memory");
   c->slots = buf;
   c->work = c->slots + c->n_tasks * c->slot_n;
   double *lo = c->work + (size_t)threads * c->work_n, *hi = lo + N, *x = hi + N;
+  c->nu_mult = x + N;
 
   *clip = nplm__test_opt(t, NPLM_OPT_WEIGHT_CLIP);
   if (*clip == 0.0) *clip = t->family->clip;
@@ -446,7 +489,7 @@ nplm_status_t nplm_test_run(nplm_test_t *t, const double *x, size_t n, size_t d,
   double sum_w = 0.0;
   for (size_t i = 0; i < n; i++) sum_w += w ? w[i] : 1.0;
 
-  nplm__events_t data = {0, d, 0, NULL, NULL, NULL, NULL, NULL, NULL, 0};
+  nplm__events_t data = {0, d, 0, NULL, NULL, NULL, NULL, 0};
   nplm_model_t *fitted = NULL;
   fit_ctx_t c;
   memset(&c, 0, sizeof c);

@@ -23,6 +23,10 @@ typedef struct nplm__option_info {
   double lo, hi, dflt; /* hi = INFINITY: +INFINITY itself is accepted */
 } nplm__option_info_t;
 
+/* Coefficient columns + 1 moments of a nuisance fit kept on the stack: 64 nuisances of order
+ * up to 8. */
+#define NPLM__MAX_MOMENTS (64 * 8 + 1)
+
 /* Every option, in a fixed order; NPLM__N_OPTIONS entries. */
 #define NPLM__N_OPTIONS 18
 extern const nplm__option_info_t nplm__options[NPLM__N_OPTIONS];
@@ -86,7 +90,8 @@ struct nplm__fit_ctx {
   double t0, last_progress;
   nplm_status_t hist_status;
   int canceled;
-  const double *nu_values; /* with nuisances: the current nu (after the network's params) */
+  double *nu_mult;         /* with nuisances: nu_j^k per coefficient column */
+  double nu_norm;          /* with nuisances: sum of the normalisation nuisances */
   int delta_only;          /* the Delta fit: f = 0, parameters are nu alone */
   double *trace;      /* t every `patience` steps (index step / patience - 1), or NULL */
   size_t trace_len;   /* entries of trace */

@@ -118,7 +118,7 @@ static double kernel_loss_grad(const nplm__mlp_kernels_t *k, problem_t *pr, cons
   if (g) memset(g, 0, pr->spec.n_params * sizeof *g);
   for (size_t b = 0; b < pr->n_blocks; b++) {
     k->loss(&pr->spec, p, pr->xb + b * pr->d * NPLM__BLOCK, pr->ca + b * NPLM__BLOCK,
-            pr->cb + b * NPLM__BLOCK, NULL, pr->work, &lb, g ? gb : NULL, NULL);
+            pr->cb + b * NPLM__BLOCK, NULL, pr->work, &lb, g ? gb : NULL);
     total += lb;
     if (g)
       for (size_t i = 0; i < pr->spec.n_params; i++) g[i] += gb[i];
@@ -172,7 +172,7 @@ Test(loss, hand_computed_three_events) {
   double *work = calloc(nplm__mlp_work_size(&s), sizeof(double));
   double loss, g[2];
   const nplm__mlp_kernels_t *k = nplm__mlp_kernels();
-  k->loss(&s, p, xb, ca, cb, NULL, work, &loss, g, NULL);
+  k->loss(&s, p, xb, ca, cb, NULL, work, &loss, g);
   double e1 = exp(w * 0.5 + b), e2 = exp(w * 2.0 + b);
   double want = 0.5 * (e1 - 1) + 0.25 * (e2 - 1) - 2 * (w * 1.0 + b);
   double gw = 0.5 * e1 * 0.5 + 0.25 * e2 * 2.0 - 2 * 1.0;
@@ -304,34 +304,41 @@ Test(spec, shapes_and_offsets) {
   cr_assert_eq(nplm__mlp_spec_init(&s, u1, 1), -1);
 }
 
-/* A per-event offset o enters as f + o: a constant offset equals a shift of the output bias,
- * and the per-event derivative is the derivative of the loss with respect to that event's
- * offset (central differences). */
-Test(loss, offset_and_per_event_derivative) {
+/* Nuisance offsets log r = norm + sum_c coef_c mult_c enter as f + log r: a constant offset
+ * equals a shift of the output bias, and the moments are the derivatives of the loss with
+ * respect to the multipliers and to norm (central differences). */
+Test(loss, nuisance_offset_and_moments) {
   const size_t u[] = {2, 3, 1};
   problem_t pr;
   make_problem(&pr, u, 3, NPLM__BLOCK, 1.0); /* one full block */
   const nplm__mlp_kernels_t *k = nplm__mlp_kernels();
-  double off[NPLM__BLOCK], dldf[NPLM__BLOCK], g[13], g2[13], l1, l2;
-  for (int e = 0; e < NPLM__BLOCK; e++) off[e] = 0.3;
-  k->loss(&pr.spec, pr.p, pr.xb, pr.ca, pr.cb, off, pr.work, &l1, g, dldf);
+  double coef[2 * NPLM__BLOCK], mult[2] = {0.2, -0.1}, zero_mult[2] = {0, 0}, mom[3];
+  for (int e = 0; e < NPLM__BLOCK; e++) {
+    coef[e] = sin(0.1 * e);
+    coef[NPLM__BLOCK + e] = 0.5 * cos(0.07 * e);
+  }
+  double g[13], g2[13], l1, l2;
+  nplm__mlp_offset_t constant = {coef, 2, zero_mult, 0.3, NULL};
+  k->loss(&pr.spec, pr.p, pr.xb, pr.ca, pr.cb, &constant, pr.work, &l1, g);
   double q[13];
   memcpy(q, pr.p, sizeof q);
   q[12] += 0.3; /* the output bias */
-  k->loss(&pr.spec, q, pr.xb, pr.ca, pr.cb, NULL, pr.work, &l2, g2, NULL);
+  k->loss(&pr.spec, q, pr.xb, pr.ca, pr.cb, NULL, pr.work, &l2, g2);
   cr_assert(fabs(l1 - l2) <= 1e-12 * fabs(l2), "%.17g vs %.17g", l1, l2);
   for (int i = 0; i < 13; i++) cr_assert(fabs(g[i] - g2[i]) <= 1e-11 * (1 + fabs(g2[i])));
-  for (int e = 0; e < NPLM__BLOCK; e += 37) {
-    const double h = 1e-6;
-    off[e] = 0.3 + h;
-    k->loss(&pr.spec, pr.p, pr.xb, pr.ca, pr.cb, off, pr.work, &l1, NULL, NULL);
-    off[e] = 0.3 - h;
-    k->loss(&pr.spec, pr.p, pr.xb, pr.ca, pr.cb, off, pr.work, &l2, NULL, NULL);
-    off[e] = 0.3;
-    double fd = (l1 - l2) / (2 * h);
-    cr_assert(fabs(fd - dldf[e]) <= 1e-6 * (1 + fabs(dldf[e])), "event %d: %g vs %g", e, fd,
-              dldf[e]);
-    cr_assert_neq(dldf[e], 0.0);
+  nplm__mlp_offset_t off = {coef, 2, mult, 0.05, mom};
+  k->loss(&pr.spec, pr.p, pr.xb, pr.ca, pr.cb, &off, pr.work, &l1, g);
+  const double h = 1e-6;
+  for (int c = 0; c < 3; c++) {
+    double mp[2] = {mult[0], mult[1]}, np = 0.05, lp, lm;
+    if (c < 2) mp[c] += h; else np += h;
+    nplm__mlp_offset_t o1 = {coef, 2, mp, np, NULL};
+    k->loss(&pr.spec, pr.p, pr.xb, pr.ca, pr.cb, &o1, pr.work, &lp, NULL);
+    if (c < 2) mp[c] -= 2 * h; else np -= 2 * h;
+    nplm__mlp_offset_t o2 = {coef, 2, mp, np, NULL};
+    k->loss(&pr.spec, pr.p, pr.xb, pr.ca, pr.cb, &o2, pr.work, &lm, NULL);
+    double fd = (lp - lm) / (2 * h);
+    cr_assert(fabs(fd - mom[c]) <= 1e-6 * (1 + fabs(mom[c])), "moment %d: %g vs %g", c, fd, mom[c]);
   }
   free_problem(&pr);
 }

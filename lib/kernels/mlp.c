@@ -12,7 +12,10 @@
                             const nplm__mlp_offset_t *off, double *work, double *loss,     \
                             double *grad);                                                 \
   void nplm__mlp_forward_##isa(const nplm__mlp_spec_t *s, const double *params,            \
-                               const double *x, double *work, double *f);
+                               const double *x, double *work, double *f);                  \
+  void nplm__mlp_backprop_##isa(const nplm__mlp_spec_t *s, const double *params,           \
+                                const double *x, const double *dldf, double *work,         \
+                                double *grad);
 
 DECLARE_PATH(baseline)
 #if defined(NPLM_HAVE_X86_PATHS)
@@ -22,10 +25,11 @@ DECLARE_PATH(avx512)
 
 static const nplm__mlp_kernels_t paths[] = {
 #if defined(NPLM_HAVE_X86_PATHS)
-    {"avx512", nplm__mlp_loss_avx512, nplm__mlp_forward_avx512},
-    {"avx2", nplm__mlp_loss_avx2, nplm__mlp_forward_avx2},
+    {"avx512", nplm__mlp_loss_avx512, nplm__mlp_forward_avx512, nplm__mlp_backprop_avx512},
+    {"avx2", nplm__mlp_loss_avx2, nplm__mlp_forward_avx2, nplm__mlp_backprop_avx2},
 #endif
-    {"baseline", nplm__mlp_loss_baseline, nplm__mlp_forward_baseline},
+    {"baseline", nplm__mlp_loss_baseline, nplm__mlp_forward_baseline,
+     nplm__mlp_backprop_baseline},
 };
 #define N_PATHS (sizeof paths / sizeof paths[0])
 

@@ -55,10 +55,17 @@ typedef void (*nplm__mlp_loss_fn)(const nplm__mlp_spec_t *s, const double *param
 typedef void (*nplm__mlp_forward_fn)(const nplm__mlp_spec_t *s, const double *params,
                                      const double *x, double *work, double *f);
 
+/* Gradient over one block of sum_e dldf[e] f(x_e): the caller's loss, given its per-event
+ * derivative dL/df (padding events must have dldf = 0). Writes n_params doubles. */
+typedef void (*nplm__mlp_backprop_fn)(const nplm__mlp_spec_t *s, const double *params,
+                                      const double *x, const double *dldf, double *work,
+                                      double *grad);
+
 typedef struct nplm__mlp_kernels {
   const char *name;
   nplm__mlp_loss_fn loss;
   nplm__mlp_forward_fn forward;
+  nplm__mlp_backprop_fn backprop;
 } nplm__mlp_kernels_t;
 
 /* The fastest path this CPU supports (chosen once, thread-safe). */

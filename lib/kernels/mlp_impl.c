@@ -23,6 +23,8 @@ void ISA_FN(nplm__mlp_loss)(const nplm__mlp_spec_t *s, const double *params, con
                             double *work, double *loss, double *grad);
 void ISA_FN(nplm__mlp_forward)(const nplm__mlp_spec_t *s, const double *params, const double *x,
                                double *work, double *f);
+void ISA_FN(nplm__mlp_backprop)(const nplm__mlp_spec_t *s, const double *params, const double *x,
+                                const double *dldf, double *work, double *grad);
 
 /* Sum of the 8 lanes in a fixed tree order. */
 NPLM__VINLINE double lane_sum(v8 v) {
@@ -97,11 +99,53 @@ NPLM__VINLINE void layer_gradient(size_t nout, size_t nin, const double *D, cons
   }
 }
 
+/* Backward through the layers for the group of NC chunks at g0: delta_{l-1} =
+ * (W_l^T delta_l) s (1 - s), from the output row of delta already filled. */
+NPLM__VINLINE void backprop_group(const nplm__mlp_spec_t *s, const double *params,
+                                  const double *act, double *delta, size_t g0) {
+  const size_t nl = s->n_layers, R = s->act_total;
+  const v8 one = v8_set1(1.0), zero = v8_set1(0.0);
+  size_t row = R - 1; /* first row of layer l */
+  for (size_t l = nl - 1; l >= 2; l--) {
+    const size_t nin = s->units[l - 1], nout = s->units[l];
+    const size_t below = row - nin;
+    const double *W = params + s->w_off[l];
+    for (size_t i = 0; i < nin; i++) {
+      v8 acc[NC];
+      for (int c = 0; c < NC; c++) acc[c] = zero;
+      for (size_t j = 0; j < nout; j++) {
+        const v8 w = v8_set1(W[j * nin + i]);
+        const double *dj = delta + (row + j) * B + g0;
+        for (int c = 0; c < NC; c++) acc[c] = v8_fma(w, v8_load(dj + (size_t)c * L), acc[c]);
+      }
+      for (int c = 0; c < NC; c++) {
+        const size_t e = (below + i) * B + g0 + (size_t)c * L;
+        const v8 si = v8_load(act + e);
+        v8_store(delta + e, v8_mul(acc[c], v8_mul(si, v8_sub(one, si))));
+      }
+    }
+    row = below;
+  }
+}
+
+/* The block's parameter gradient from the stored activations and deltas. */
+NPLM__VINLINE void block_gradient(const nplm__mlp_spec_t *s, const double *x, const double *act,
+                                  const double *delta, double *grad) {
+  size_t row = 0;
+  const double *in = x;
+  for (size_t l = 1; l < s->n_layers; l++) {
+    const size_t nin = s->units[l - 1], nout = s->units[l];
+    layer_gradient(nout, nin, delta + row * B, in, grad + s->w_off[l], grad + s->b_off[l]);
+    in = act + row * B;
+    row += nout;
+  }
+}
+
 /* Work layout: [act: act_total rows of B][delta: act_total rows of B] */
 void ISA_FN(nplm__mlp_loss)(const nplm__mlp_spec_t *s, const double *params, const double *x,
                             const double *ca, const double *cb, const nplm__mlp_offset_t *off,
                             double *work, double *loss, double *grad) {
-  const size_t nl = s->n_layers, R = s->act_total;
+  const size_t R = s->act_total;
   double *act = work;
   double *delta = act + R * B;
   const v8 one = v8_set1(1.0), zero = v8_set1(0.0);
@@ -137,40 +181,11 @@ void ISA_FN(nplm__mlp_loss)(const nplm__mlp_spec_t *s, const double *params, con
       }
     }
     if (!grad) continue;
-    /* down the layers: delta_{l-1} = (W_l^T delta_l) s (1 - s) */
-    size_t row = R - 1; /* first row of layer l */
-    for (size_t l = nl - 1; l >= 2; l--) {
-      const size_t nin = s->units[l - 1], nout = s->units[l];
-      const size_t below = row - nin;
-      const double *W = params + s->w_off[l];
-      for (size_t i = 0; i < nin; i++) {
-        v8 acc[NC];
-        for (int c = 0; c < NC; c++) acc[c] = zero;
-        for (size_t j = 0; j < nout; j++) {
-          const v8 w = v8_set1(W[j * nin + i]);
-          const double *dj = delta + (row + j) * B + g0;
-          for (int c = 0; c < NC; c++) acc[c] = v8_fma(w, v8_load(dj + (size_t)c * L), acc[c]);
-        }
-        for (int c = 0; c < NC; c++) {
-          const size_t e = (below + i) * B + g0 + (size_t)c * L;
-          const v8 si = v8_load(act + e);
-          v8_store(delta + e, v8_mul(acc[c], v8_mul(si, v8_sub(one, si))));
-        }
-      }
-      row = below;
-    }
+    backprop_group(s, params, act, delta, g0);
   }
   *loss = lane_sum(lsum);
   for (size_t q = 0; q < nm; q++) off->moments[q] = lane_sum(macc[q]);
-  if (!grad) return;
-  size_t row = 0;
-  const double *in = x;
-  for (size_t l = 1; l < nl; l++) {
-    const size_t nin = s->units[l - 1], nout = s->units[l];
-    layer_gradient(nout, nin, delta + row * B, in, grad + s->w_off[l], grad + s->b_off[l]);
-    in = act + row * B;
-    row += nout;
-  }
+  if (grad) block_gradient(s, x, act, delta, grad);
 }
 
 void ISA_FN(nplm__mlp_forward)(const nplm__mlp_spec_t *s, const double *params, const double *x,
@@ -178,4 +193,16 @@ void ISA_FN(nplm__mlp_forward)(const nplm__mlp_spec_t *s, const double *params, 
   const double *fout = work + (s->act_total - 1) * B;
   for (size_t g0 = 0; g0 < B; g0 += NC * L) forward_chunks(s, params, x, work, g0);
   memcpy(f, fout, B * sizeof *f);
+}
+
+void ISA_FN(nplm__mlp_backprop)(const nplm__mlp_spec_t *s, const double *params, const double *x,
+                                const double *dldf, double *work, double *grad) {
+  const size_t R = s->act_total;
+  double *act = work, *delta = act + R * B;
+  for (size_t g0 = 0; g0 < B; g0 += NC * L) {
+    forward_chunks(s, params, x, act, g0);
+    memcpy(delta + (R - 1) * B + g0, dldf + g0, NC * L * sizeof *delta);
+    backprop_group(s, params, act, delta, g0);
+  }
+  block_gradient(s, x, act, delta, grad);
 }

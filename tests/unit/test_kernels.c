@@ -342,3 +342,24 @@ Test(loss, nuisance_offset_and_moments) {
   }
   free_problem(&pr);
 }
+
+/* backprop of a given per-event dL/df: with dL/df = ca e^f - cb it is the NPLM loss gradient */
+Test(gradient, backprop_of_a_given_derivative) {
+  const size_t u[] = {5, 5, 5, 5, 1};
+  problem_t pr;
+  make_problem(&pr, u, 5, NPLM__BLOCK, 1.0);
+  const nplm__mlp_kernels_t *k = nplm__mlp_kernels();
+  double f[NPLM__BLOCK], dldf[NPLM__BLOCK], g1[96], g2[96], loss;
+  k->forward(&pr.spec, pr.p, pr.xb, pr.work, f);
+  for (int e = 0; e < NPLM__BLOCK; e++) dldf[e] = pr.ca[e] * exp(f[e]) - pr.cb[e];
+  k->backprop(&pr.spec, pr.p, pr.xb, dldf, pr.work, g1);
+  k->loss(&pr.spec, pr.p, pr.xb, pr.ca, pr.cb, NULL, pr.work, &loss, g2);
+  for (int i = 0; i < 96; i++)
+    cr_assert(fabs(g1[i] - g2[i]) <= 1e-12 * (1 + fabs(g2[i])), "param %d: %g vs %g", i, g1[i],
+              g2[i]);
+  const nplm__mlp_kernels_t *base = nplm__mlp_kernels_by_name("baseline");
+  double g3[96];
+  base->backprop(&pr.spec, pr.p, pr.xb, dldf, pr.work, g3);
+  cr_assert(memcmp(g1, g3, sizeof g1) == 0, "every path gives the same bits");
+  free_problem(&pr);
+}

@@ -77,6 +77,60 @@ NPLM_API NPLM_WARN_UNUSED nplm_status_t nplm_nuisance_add_shape_known(nplm_nuisa
                                                                       nplm_coefficient_fn fn,
                                                                       void *user, size_t *index);
 
+/** Add a shape nuisance whose Taylor coefficients delta_k(x), k = 1..order, are learned by
+ *  nplm_nuisance_learn(): one network per power, of the given shape.
+ *  @param[in,out] nu the handle.
+ *  @param sigma      uncertainty of its auxiliary measurement, > 0 (absolute units of nu).
+ *  @param order      highest power, 1 .. 8 (at most 16 coefficients over all shape nuisances).
+ *  @param[in] layers n_layers unit counts of each coefficient network, {d, ..., 1}
+ *                    (e.g. {5, 10, 10, 1}); sigmoid hidden layers, linear output. Copied.
+ *  @param n_layers   entries of @p layers, >= 2.
+ *  @param[out] index its position in every nu array; may be NULL.
+ *  @retval NPLM_OK, NPLM_EINVAL, NPLM_ENOMEM
+ *  @since 0.1 */
+NPLM_API NPLM_WARN_UNUSED nplm_status_t nplm_nuisance_add_shape(nplm_nuisance_t *nu, double sigma,
+                                                                unsigned order,
+                                                                const size_t *layers,
+                                                                size_t n_layers, size_t *index);
+
+/** Learn the Taylor coefficients of a shape nuisance from the nominal sample against samples
+ *  generated at several values of the nuisance, with the parametrised-classifier loss
+ *  sum_i [sum_{S0} w (1 - c_i)^2 + sum_{S_i} w c_i^2], c_i = 1 / (1 + r(x; nu_i)) the
+ *  probability of the nominal class, whose minimum is r = n(x|nu_i) / n(x|nominal),
+ *  log r(x; nu) = sum_k delta_k(x) (nu / s)^k, s = max |nu_i| (coefficients are reported in
+ *  absolute units, delta_k / s^k). The networks are trained together by the projected
+ *  quasi-Newton method (at most 3000 iterations); every 5th event of every sample is held out
+ *  for validation (nplm_nuisance_learned_loss()). Deterministic: the start is seeded.
+ *  @param[in,out] nu  the handle.
+ *  @param index       a nuisance added with nplm_nuisance_add_shape().
+ *  @param d           features; must match the handle.
+ *  @param[in] x0      nominal sample, n0 x d, row-major, finite. Borrowed.
+ *  @param n0          nominal events, >= 5.
+ *  @param[in] w0      nominal weights or NULL.
+ *  @param n_values    number of varied samples, 1 .. 64.
+ *  @param[in] nu_values the nu of each varied sample (absolute units, non-zero).
+ *  @param[in] x_var   n_values samples, each n_var[i] x d. Borrowed.
+ *  @param[in] n_var   their sizes, each >= 5.
+ *  @param[in] w_var   their weights (an array of n_values pointers, each may be NULL), or NULL.
+ *  @retval NPLM_OK, NPLM_EINVAL, NPLM_ENOMEM, NPLM_ENUMERIC
+ *  @since 0.1 */
+NPLM_API NPLM_WARN_UNUSED nplm_status_t nplm_nuisance_learn(
+    nplm_nuisance_t *nu, size_t index, size_t d, const double *x0, size_t n0, const double *w0,
+    size_t n_values, const double *nu_values, const double *const *x_var, const size_t *n_var,
+    const double *const *w_var);
+
+/** The training and validation losses reached by nplm_nuisance_learn().
+ *  @param[in] nu          the handle.
+ *  @param index           a learned shape nuisance.
+ *  @param[out] train_loss the training loss (may be NULL).
+ *  @param[out] valid_loss the same loss on the held-out events (may be NULL).
+ *  @retval NPLM_OK, NPLM_EINVAL, NPLM_ESTATE (not learned yet)
+ *  @since 0.1 */
+NPLM_API NPLM_WARN_UNUSED nplm_status_t nplm_nuisance_learned_loss(const nplm_nuisance_t *nu,
+                                                                   size_t index,
+                                                                   double *train_loss,
+                                                                   double *valid_loss);
+
 /** Set the auxiliary measurement nu0 of a nuisance (default 0, the reference value).
  *  @param[in,out] nu the handle.
  *  @param index      the nuisance.

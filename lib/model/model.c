@@ -4,6 +4,8 @@
 #include <math.h>
 #include <string.h>
 
+#include "core/rng.h"
+
 nplm_status_t nplm__model_new_mlp(nplm_model_t **out, const size_t *layers, size_t n_layers,
                                   double clip, const char *fn) {
   nplm_model_t *m = nplm__calloc(1, sizeof *m);
@@ -192,3 +194,23 @@ nplm_status_t nplm_model_eval(const nplm_model_t *m, const double *x, size_t n, 
   nplm__free(blk);
   return NPLM_OK;
 }
+
+/* Glorot-uniform weights from the (seed, (init, index)) stream; biases zero or Glorot-uniform
+ * with bound sqrt(3 / d_out) (Keras' fan rule for a vector). One draw per parameter, in
+ * order. nplm_test_run uses index 0, toy k of a calibration index k. */
+void nplm__mlp_glorot(const nplm__mlp_spec_t *s, uint64_t seed, uint64_t index, int bias_glorot,
+                      double *p) {
+  nplm__rng_t r;
+  nplm__rng_init(&r, seed, nplm__rng_stream(NPLM__RNG_INIT, index));
+  for (size_t l = 1; l < s->n_layers; l++) {
+    const size_t nin = s->units[l - 1], nout = s->units[l];
+    const double a = sqrt(6.0 / (double)(nin + nout)), ab = sqrt(3.0 / (double)nout);
+    for (size_t i = 0; i < nin * nout; i++)
+      p[s->w_off[l] + i] = a * (2.0 * nplm__rng_uniform(&r) - 1.0);
+    for (size_t j = 0; j < nout; j++) {
+      double u = nplm__rng_uniform(&r);
+      p[s->b_off[l] + j] = bias_glorot ? ab * (2.0 * u - 1.0) : 0.0;
+    }
+  }
+}
+

@@ -19,6 +19,11 @@ struct nplm_model {
   double *params; /* spec.n_params */
 };
 
+/* Glorot-uniform weights from the stream (seed, (init, index)); biases zero or, with
+ * bias_glorot, Glorot-uniform with bound sqrt(3 / d_out). One draw per parameter, in order. */
+void nplm__mlp_glorot(const nplm__mlp_spec_t *s, uint64_t seed, uint64_t index, int bias_glorot,
+                      double *p);
+
 /* Deep copy; NULL on allocation failure. */
 nplm_model_t *nplm__model_clone(const nplm_model_t *m);
 /* Allocate a model of the given shape with zero parameters (no argument checks). */

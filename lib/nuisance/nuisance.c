@@ -21,8 +21,16 @@ nplm_status_t nplm_nuisance_create(nplm_nuisance_t **out, size_t d) {
   return NPLM_OK;
 }
 
+static void free_nets(nplm__nuis_item_t *it) {
+  if (!it->nets) return;
+  for (unsigned k = 0; k < it->order; k++) nplm_model_free(it->nets[k]);
+  nplm__free(it->nets);
+  it->nets = NULL;
+}
+
 void nplm_nuisance_free(nplm_nuisance_t *nu) {
   if (!nu) return;
+  for (size_t j = 0; j < nu->n; j++) free_nets(&nu->items[j]);
   nplm__free(nu->items);
   nplm__free(nu);
 }
@@ -40,11 +48,24 @@ nplm_nuisance_t *nplm__nuisance_clone(const nplm_nuisance_t *nu) {
     return NULL;
   }
   if (nu->n) memcpy(c->items, nu->items, nu->n * sizeof *c->items);
+  for (size_t j = 0; j < nu->n; j++) c->items[j].nets = NULL;
+  for (size_t j = 0; j < nu->n; j++) {
+    const nplm__nuis_item_t *it = &nu->items[j];
+    if (!it->nets) continue;
+    c->items[j].nets = nplm__calloc(it->order, sizeof *c->items[j].nets);
+    int ok = c->items[j].nets != NULL;
+    for (unsigned k = 0; ok && k < it->order; k++)
+      ok = (c->items[j].nets[k] = nplm__model_clone(it->nets[k])) != NULL;
+    if (!ok) {
+      nplm_nuisance_free(c);
+      return NULL;
+    }
+  }
   return c;
 }
 
-static nplm_status_t add_item(nplm_nuisance_t *nu, const nplm__nuis_item_t *item, size_t *index,
-                              const char *fn) {
+nplm_status_t nplm__nuisance_add_item(nplm_nuisance_t *nu, const nplm__nuis_item_t *item,
+                                      size_t *index, const char *fn) {
   if (nu->n >= MAX_NUISANCES)
     return nplm__fail(NPLM_EINVAL, "%s: at most %d nuisances", fn, MAX_NUISANCES);
   if (nu->n == nu->cap) {
@@ -74,8 +95,8 @@ nplm_status_t nplm_nuisance_add_norm(nplm_nuisance_t *nu, double sigma, size_t *
   if (!nu) return nplm__fail(NPLM_EINVAL, "%s: nu is NULL", fn);
   nplm_status_t s = check_sigma(fn, sigma);
   if (s != NPLM_OK) return s;
-  nplm__nuis_item_t it = {NPLM__NUIS_NORM, sigma, 0.0, 0, 0, NULL, NULL};
-  return add_item(nu, &it, index, fn);
+  nplm__nuis_item_t it = {NPLM__NUIS_NORM, sigma, 0.0, 0, 0, NULL, NULL, NULL, 1.0, 0, 0, 0};
+  return nplm__nuisance_add_item(nu, &it, index, fn);
 }
 
 nplm_status_t nplm_nuisance_add_shape_known(nplm_nuisance_t *nu, double sigma, unsigned order,
@@ -91,8 +112,9 @@ nplm_status_t nplm_nuisance_add_shape_known(nplm_nuisance_t *nu, double sigma, u
   if (nu->n_cols + order > MAX_COLUMNS)
     return nplm__fail(NPLM_EINVAL, "%s: order = %u: at most %d Taylor coefficients over all shape "
                                    "nuisances", fn, order, MAX_COLUMNS);
-  nplm__nuis_item_t it = {NPLM__NUIS_SHAPE_KNOWN, sigma, 0.0, order, nu->n_cols, cfn, user};
-  s = add_item(nu, &it, index, fn);
+  nplm__nuis_item_t it = {NPLM__NUIS_SHAPE_KNOWN, sigma, 0.0, order, nu->n_cols, cfn, user,
+                          NULL, 1.0, 0, 0, 0};
+  s = nplm__nuisance_add_item(nu, &it, index, fn);
   if (s == NPLM_OK) nu->n_cols += order;
   return s;
 }
@@ -117,9 +139,25 @@ nplm_status_t nplm__nuisance_coefficients(const nplm_nuisance_t *nu, const doubl
   nplm_status_t s = NPLM_OK;
   for (size_t j = 0; j < nu->n && s == NPLM_OK; j++) {
     const nplm__nuis_item_t *it = &nu->items[j];
-    if (it->kind != NPLM__NUIS_SHAPE_KNOWN) continue;
+    if (it->kind == NPLM__NUIS_NORM) continue;
+    if (it->kind == NPLM__NUIS_SHAPE_LEARNED && !it->learned) {
+      s = nplm__fail(NPLM_ESTATE, "shape nuisance %zu has not been learned "
+                                  "(call nplm_nuisance_learn)", j);
+      break;
+    }
     for (unsigned k = 1; k <= it->order; k++) {
-      int rc = it->fn(it->user, k, x, n, nu->d, col);
+      int rc = 0;
+      if (it->kind == NPLM__NUIS_SHAPE_LEARNED) { /* networks in standardised nu units */
+        nplm_status_t es = nplm_model_eval(it->nets[k - 1], x, n, nu->d, col);
+        if (es != NPLM_OK) {
+          s = es;
+          break;
+        }
+        const double f = pow(it->scale, -(double)k);
+        for (size_t i = 0; i < n; i++) col[i] *= f;
+      } else {
+        rc = it->fn(it->user, k, x, n, nu->d, col);
+      }
       if (rc != 0) {
         s = nplm__fail(NPLM_EINVAL, "the coefficient callback of nuisance %zu failed (%d) for "
                                     "power %u", j, rc, k);

@@ -3,12 +3,13 @@
 #define NPLM_NUISANCE_NUISANCE_H
 
 #include "core/core.h"
+#include "model/model.h"
 
 #define NPLM_H_INSIDE
 #include "nplm/nuisance.h"
 #undef NPLM_H_INSIDE
 
-enum nplm__nuis_kind { NPLM__NUIS_NORM = 1, NPLM__NUIS_SHAPE_KNOWN = 2 };
+enum nplm__nuis_kind { NPLM__NUIS_NORM = 1, NPLM__NUIS_SHAPE_KNOWN = 2, NPLM__NUIS_SHAPE_LEARNED = 3 };
 
 typedef struct nplm__nuis_item {
   int kind;
@@ -17,6 +18,10 @@ typedef struct nplm__nuis_item {
   size_t col;         /* shape: first coefficient column */
   nplm_coefficient_fn fn;
   void *user;
+  nplm_model_t **nets; /* learned: one network per power (order of them) */
+  double scale;        /* learned: nu is standardised as nu / scale in the networks */
+  int learned;         /* learned: 1 once nplm_nuisance_learn() succeeded */
+  double train_loss, valid_loss;
 } nplm__nuis_item_t;
 
 struct nplm_nuisance {
@@ -26,6 +31,9 @@ struct nplm_nuisance {
 };
 
 nplm_nuisance_t *nplm__nuisance_clone(const nplm_nuisance_t *nu);
+/* Append an item (copied); the caller has checked it. */
+nplm_status_t nplm__nuisance_add_item(nplm_nuisance_t *nu, const nplm__nuis_item_t *item,
+                                      size_t *index, const char *fn);
 /* Coefficients of n events (row-major x): D is n x n_cols, row-major. */
 nplm_status_t nplm__nuisance_coefficients(const nplm_nuisance_t *nu, const double *x, size_t n,
                                           double *D);

@@ -318,25 +318,6 @@ static int monitor(void *arg, int64_t step, double f) {
   return 0;
 }
 
-/* Glorot-uniform weights from the (seed, (init, index)) stream; biases zero or Glorot-uniform
- * with bound sqrt(3 / d_out) (Keras' fan rule for a vector). One draw per parameter, in
- * order. nplm_test_run uses index 0, toy k of a calibration index k. */
-static void glorot_init(const nplm__mlp_spec_t *s, uint64_t seed, uint64_t index, int bias_glorot,
-                        double *p) {
-  nplm__rng_t r;
-  nplm__rng_init(&r, seed, nplm__rng_stream(NPLM__RNG_INIT, index));
-  for (size_t l = 1; l < s->n_layers; l++) {
-    const size_t nin = s->units[l - 1], nout = s->units[l];
-    const double a = sqrt(6.0 / (double)(nin + nout)), ab = sqrt(3.0 / (double)nout);
-    for (size_t i = 0; i < nin * nout; i++)
-      p[s->w_off[l] + i] = a * (2.0 * nplm__rng_uniform(&r) - 1.0);
-    for (size_t j = 0; j < nout; j++) {
-      double u = nplm__rng_uniform(&r);
-      p[s->b_off[l] + j] = bias_glorot ? ab * (2.0 * u - 1.0) : 0.0;
-    }
-  }
-}
-
 static void clip_box(const nplm__mlp_spec_t *s, double c, int clip_biases, double *lo,
                      double *hi) {
   for (size_t l = 1; l < s->n_layers; l++) {
@@ -422,7 +403,7 @@ nplm_status_t nplm__test_fit(fit_ctx_t *c, const nplm__events_t *data, uint64_t 
   if ((int)nplm__test_opt(t, NPLM_OPT_INIT) == NPLM_INIT_FROM_MODEL)
     memcpy(x, t->family->params, P * sizeof *x);
   else
-    glorot_init(spec, init_seed, init_index,
+    nplm__mlp_glorot(spec, init_seed, init_index,
                 (int)nplm__test_opt(t, NPLM_OPT_BIAS_INIT) == NPLM_BIAS_INIT_GLOROT, x);
   for (size_t j = 0; j < J; j++) { /* nuisances: free, starting at their aux values */
     lo[P + j] = -INFINITY;

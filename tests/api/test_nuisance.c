@@ -191,3 +191,60 @@ Test(systematics, dimension_mismatch_is_refused) {
   nplm_model_free(m);
   nplm_nuisance_free(nu);
 }
+
+/* Learned coefficients on the oracle: samples at nu_i = x e^nu_i of Exp(1); the learned
+ * log r must be close to the exact x (1 - e^-nu) - nu on reference-distributed x, and
+ * delta_1, delta_2 close to x - 1 and -x/2. */
+Test(nuisance, learned_coefficients_reproduce_the_oracle) {
+  enum { N = 25000, NV = 4 };
+  static double x0[N], xv[NV][N];
+  const double nus[NV] = {-0.5, -0.25, 0.25, 0.5};
+  uint64_t s = 2024;
+  for (int i = 0; i < N; i++) x0[i] = expo(&s);
+  for (int v = 0; v < NV; v++)
+    for (int i = 0; i < N; i++) xv[v][i] = expo(&s) * exp(nus[v]);
+  const double *xs[NV] = {xv[0], xv[1], xv[2], xv[3]};
+  const size_t ns[NV] = {N, N, N, N}, layers[] = {1, 4, 1};
+  nplm_nuisance_t *nu = NULL;
+  size_t idx;
+  cr_assert_eq(nplm_nuisance_create(&nu, 1), NPLM_OK);
+  cr_assert_eq(nplm_nuisance_add_shape(nu, 0.1, 2, layers, 3, &idx), NPLM_OK);
+  const double probe_x[1] = {1.0};
+  double lr1[1], v1[1] = {0.1};
+  cr_assert_eq(nplm_nuisance_log_ratio(nu, v1, probe_x, 1, 1, lr1), NPLM_ESTATE,
+               "not learned yet");
+  double tl, vl;
+  cr_assert_eq(nplm_nuisance_learned_loss(nu, idx, &tl, &vl), NPLM_ESTATE);
+  cr_assert_eq(nplm_nuisance_learn(nu, idx, 1, x0, N, NULL, NV, nus, xs, ns, NULL), NPLM_OK, "%s",
+               nplm_last_error());
+  cr_assert_eq(nplm_nuisance_learned_loss(nu, idx, &tl, &vl), NPLM_OK);
+  cr_assert(isfinite(tl) && isfinite(vl) && vl > 0);
+  /* log r at +-0.1 on reference-distributed x */
+  enum { M = 2000 };
+  static double xr[M], lr[M];
+  for (int i = 0; i < M; i++) xr[i] = expo(&s);
+  for (int sign = -1; sign <= 1; sign += 2) {
+    double v[1] = {0.1 * sign}, err = 0, scale = 0;
+    cr_assert_eq(nplm_nuisance_log_ratio(nu, v, xr, M, 1, lr), NPLM_OK);
+    for (int i = 0; i < M; i++) {
+      double exact = xr[i] * (1 - exp(-v[0])) - v[0];
+      err += fabs(lr[i] - exact);
+      scale += fabs(exact);
+    }
+    cr_assert(err / scale < 0.1, "nu = %g: mean relative error of log r %g", v[0], err / scale);
+  }
+  /* delta_1 and delta_2 from log r at nu = +-1 (log r is exactly quadratic in nu) */
+  const double px[5] = {0.25, 0.5, 1.0, 2.0, 3.0};
+  double lp[5], lm[5], vp[1] = {1.0}, vm[1] = {-1.0};
+  cr_assert_eq(nplm_nuisance_log_ratio(nu, vp, px, 5, 1, lp), NPLM_OK);
+  cr_assert_eq(nplm_nuisance_log_ratio(nu, vm, px, 5, 1, lm), NPLM_OK);
+  for (int i = 0; i < 5; i++) {
+    double d1 = 0.5 * (lp[i] - lm[i]), d2 = 0.5 * (lp[i] + lm[i]);
+    cr_log_info("x = %g: delta_1 %g (x - 1 = %g), delta_2 %g (-x/2 = %g)", px[i], d1, px[i] - 1,
+                d2, -0.5 * px[i]);
+    cr_assert(fabs(d1 - (px[i] - 1)) < 0.1 + 0.1 * fabs(px[i] - 1), "delta_1(%g) = %g", px[i], d1);
+    /* delta_2 is a second-order effect (nu^2 x / 2 <= 0.125 x here): statistically loose */
+    cr_assert(fabs(d2 + 0.5 * px[i]) < 0.3 + 0.3 * px[i], "delta_2(%g) = %g", px[i], d2);
+  }
+  nplm_nuisance_free(nu);
+}

@@ -154,6 +154,25 @@ NPLM_API NPLM_WARN_UNUSED nplm_status_t nplm_nuisance_log_ratio(const nplm_nuisa
                                                                 const double *x, size_t n,
                                                                 size_t d, double *log_r);
 
+/** Write the nuisances (normalisations and learned shapes with their networks) to a file:
+ *  versioned, little-endian, CRC-32 checksummed. Shapes with callback coefficients cannot be
+ *  saved (they are code).
+ *  @param[in] nu   the handle.
+ *  @param[in] path file name; replaced.
+ *  @retval NPLM_OK, NPLM_EINVAL, NPLM_EIO, NPLM_ENOMEM
+ *  @since 0.1 */
+NPLM_API NPLM_WARN_UNUSED nplm_status_t nplm_nuisance_save(const nplm_nuisance_t *nu,
+                                                           const char *path);
+
+/** Read nuisances written by nplm_nuisance_save().
+ *  @param[out] out the new handle; NULL on failure.
+ *  @param[in] path file name.
+ *  @retval NPLM_OK, NPLM_EINVAL, NPLM_EIO, NPLM_EFORMAT (bad magic, version, checksum,
+ *          truncated or corrupt), NPLM_ENOMEM
+ *  @since 0.1 */
+NPLM_API NPLM_WARN_UNUSED nplm_status_t nplm_nuisance_load(nplm_nuisance_t **out,
+                                                           const char *path);
+
 /** @} */
 
 #ifdef __cplusplus

@@ -3,52 +3,15 @@
  *   u32 CRC-32 (IEEE 802.3) of every preceding byte.
  * MLP payload: u32 n_layers | u32 flags (0) | f64 clip | u64 units[n_layers] | f64 params[P]. */
 #include <math.h>
-#include <stdio.h>
 #include <string.h>
 
+#include "core/bytes.h"
 #include "model/model.h"
 
 #define MAGIC "NPLMMODL"
 #define FORMAT_VERSION 1u
 #define HEADER_BYTES 24u
 #define MAX_FILE_BYTES ((size_t)1 << 31)
-
-static uint32_t crc32_ieee(const unsigned char *p, size_t n) {
-  uint32_t c = 0xffffffffu;
-  for (size_t i = 0; i < n; i++) {
-    c ^= p[i];
-    for (int k = 0; k < 8; k++) c = (c >> 1) ^ (0xedb88320u & (0u - (c & 1u)));
-  }
-  return c ^ 0xffffffffu;
-}
-
-static void put_u32(unsigned char *p, uint32_t v) {
-  for (int i = 0; i < 4; i++) p[i] = (unsigned char)(v >> (8 * i));
-}
-static void put_u64(unsigned char *p, uint64_t v) {
-  for (int i = 0; i < 8; i++) p[i] = (unsigned char)(v >> (8 * i));
-}
-static void put_f64(unsigned char *p, double x) {
-  uint64_t v;
-  memcpy(&v, &x, 8);
-  put_u64(p, v);
-}
-static uint32_t get_u32(const unsigned char *p) {
-  uint32_t v = 0;
-  for (int i = 3; i >= 0; i--) v = (v << 8) | p[i];
-  return v;
-}
-static uint64_t get_u64(const unsigned char *p) {
-  uint64_t v = 0;
-  for (int i = 7; i >= 0; i--) v = (v << 8) | p[i];
-  return v;
-}
-static double get_f64(const unsigned char *p) {
-  uint64_t v = get_u64(p);
-  double x;
-  memcpy(&x, &v, 8);
-  return x;
-}
 
 nplm_status_t nplm_model_save(const nplm_model_t *m, const char *path) {
   static const char fn[] = "nplm_model_save";
@@ -61,94 +24,43 @@ nplm_status_t nplm_model_save(const nplm_model_t *m, const char *path) {
   unsigned char *buf = nplm__malloc(total);
   if (!buf) return nplm__fail(NPLM_ENOMEM, "%s: out of memory", fn);
   memcpy(buf, MAGIC, 8);
-  put_u32(buf + 8, FORMAT_VERSION);
-  put_u32(buf + 12, NPLM__MODEL_MLP);
-  put_u64(buf + 16, payload);
+  nplm__put_u32(buf + 8, FORMAT_VERSION);
+  nplm__put_u32(buf + 12, NPLM__MODEL_MLP);
+  nplm__put_u64(buf + 16, payload);
   unsigned char *p = buf + HEADER_BYTES;
-  put_u32(p, (uint32_t)nl);
-  put_u32(p + 4, 0);
-  put_f64(p + 8, m->clip);
+  nplm__put_u32(p, (uint32_t)nl);
+  nplm__put_u32(p + 4, 0);
+  nplm__put_f64(p + 8, m->clip);
   p += 16;
-  for (size_t l = 0; l < nl; l++, p += 8) put_u64(p, m->spec.units[l]);
-  for (size_t i = 0; i < np; i++, p += 8) put_f64(p, m->params[i]);
-  put_u32(p, crc32_ieee(buf, total - 4));
+  for (size_t l = 0; l < nl; l++, p += 8) nplm__put_u64(p, m->spec.units[l]);
+  for (size_t i = 0; i < np; i++, p += 8) nplm__put_f64(p, m->params[i]);
+  nplm__put_u32(p, nplm__crc32(buf, total - 4));
 
-  nplm_status_t s = NPLM_OK;
-  FILE *f = fopen(path, "wb");
-  if (!f) {
-    s = nplm__fail(NPLM_EIO, "%s: cannot open '%s' for writing", fn, path);
-  } else {
-    size_t wrote = fwrite(buf, 1, total, f);
-    int closed = fclose(f);
-    if (wrote != total || closed != 0) s = nplm__fail(NPLM_EIO, "%s: cannot write '%s'", fn, path);
-  }
+  nplm_status_t s = nplm__write_file(fn, path, buf, total);
   nplm__free(buf);
   return s;
-}
-
-static nplm_status_t read_file(const char *fn, const char *path, unsigned char **out,
-                               size_t *size) {
-  FILE *f = fopen(path, "rb");
-  if (!f) return nplm__fail(NPLM_EIO, "%s: cannot open '%s'", fn, path);
-  size_t cap = 4096, n = 0;
-  unsigned char *buf = nplm__malloc(cap);
-  if (!buf) {
-    fclose(f);
-    return nplm__fail(NPLM_ENOMEM, "%s: out of memory", fn);
-  }
-  for (;;) {
-    if (n == cap) {
-      if (cap >= MAX_FILE_BYTES) {
-        nplm__free(buf);
-        fclose(f);
-        return nplm__fail(NPLM_EFORMAT, "%s: '%s' is too large to be a model file", fn, path);
-      }
-      unsigned char *nb = nplm__malloc(cap * 2);
-      if (!nb) {
-        nplm__free(buf);
-        fclose(f);
-        return nplm__fail(NPLM_ENOMEM, "%s: out of memory", fn);
-      }
-      memcpy(nb, buf, n);
-      nplm__free(buf);
-      buf = nb;
-      cap *= 2;
-    }
-    size_t got = fread(buf + n, 1, cap - n, f);
-    n += got;
-    if (got == 0) break;
-  }
-  int err = ferror(f);
-  fclose(f);
-  if (err) {
-    nplm__free(buf);
-    return nplm__fail(NPLM_EIO, "%s: cannot read '%s'", fn, path);
-  }
-  *out = buf;
-  *size = n;
-  return NPLM_OK;
 }
 
 static nplm_status_t parse(const char *fn, const char *path, const unsigned char *buf,
                            size_t size, nplm_model_t **out) {
   if (size < HEADER_BYTES + 4 || memcmp(buf, MAGIC, 8) != 0)
     return nplm__fail(NPLM_EFORMAT, "%s: '%s' is not a libnplm model file", fn, path);
-  uint32_t version = get_u32(buf + 8);
+  uint32_t version = nplm__get_u32(buf + 8);
   if (version != FORMAT_VERSION)
     return nplm__fail(NPLM_EFORMAT, "%s: '%s' has format version %u; this library reads %u", fn,
                       path, version, FORMAT_VERSION);
-  uint64_t payload = get_u64(buf + 16);
+  uint64_t payload = nplm__get_u64(buf + 16);
   if (payload != size - HEADER_BYTES - 4)
     return nplm__fail(NPLM_EFORMAT, "%s: '%s' is truncated or has trailing bytes", fn, path);
-  if (get_u32(buf + size - 4) != crc32_ieee(buf, size - 4))
+  if (nplm__get_u32(buf + size - 4) != nplm__crc32(buf, size - 4))
     return nplm__fail(NPLM_EFORMAT, "%s: '%s' fails its checksum (corrupt file)", fn, path);
-  uint32_t kind = get_u32(buf + 12);
+  uint32_t kind = nplm__get_u32(buf + 12);
   if (kind != NPLM__MODEL_MLP)
     return nplm__fail(NPLM_EFORMAT, "%s: '%s' holds an unknown model kind %u", fn, path, kind);
   const unsigned char *p = buf + HEADER_BYTES;
   if (payload < 16) return nplm__fail(NPLM_EFORMAT, "%s: '%s': payload too short", fn, path);
-  uint32_t nl = get_u32(p), flags = get_u32(p + 4);
-  double clip = get_f64(p + 8);
+  uint32_t nl = nplm__get_u32(p), flags = nplm__get_u32(p + 4);
+  double clip = nplm__get_f64(p + 8);
   if (flags != 0)
     return nplm__fail(NPLM_EFORMAT, "%s: '%s': unknown flags 0x%x", fn, path, flags);
   if (nl < 2 || nl > NPLM__MAX_LAYERS || payload < 16 + 8 * (uint64_t)nl)
@@ -156,7 +68,7 @@ static nplm_status_t parse(const char *fn, const char *path, const unsigned char
   if (!(clip > 0.0)) return nplm__fail(NPLM_EFORMAT, "%s: '%s': bad weight clip", fn, path);
   size_t units[NPLM__MAX_LAYERS];
   for (uint32_t l = 0; l < nl; l++) {
-    uint64_t u = get_u64(p + 16 + 8 * l);
+    uint64_t u = nplm__get_u64(p + 16 + 8 * l);
     if (u < 1 || u > NPLM__MAX_UNITS)
       return nplm__fail(NPLM_EFORMAT, "%s: '%s': bad unit count in layer %u", fn, path, l);
     units[l] = (size_t)u;
@@ -172,7 +84,7 @@ static nplm_status_t parse(const char *fn, const char *path, const unsigned char
   if (s != NPLM_OK) return s;
   const unsigned char *q = p + 16 + 8 * nl;
   for (size_t i = 0; i < spec.n_params; i++) {
-    m->params[i] = get_f64(q + 8 * i);
+    m->params[i] = nplm__get_f64(q + 8 * i);
     if (!isfinite(m->params[i])) {
       nplm_model_free(m);
       return nplm__fail(NPLM_EFORMAT, "%s: '%s': parameter %zu is not finite", fn, path, i);
@@ -190,7 +102,7 @@ nplm_status_t nplm_model_load(nplm_model_t **out, const char *path) {
   if (!path) return nplm__fail(NPLM_EINVAL, "%s: path is NULL", fn);
   unsigned char *buf = NULL;
   size_t size = 0;
-  nplm_status_t s = read_file(fn, path, &buf, &size);
+  nplm_status_t s = nplm__read_file(fn, path, MAX_FILE_BYTES, &buf, &size);
   if (s != NPLM_OK) return s;
   s = parse(fn, path, buf, size, out);
   nplm__free(buf);

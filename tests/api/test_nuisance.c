@@ -3,8 +3,10 @@
  * hand for a normalisation nuisance, and t = tau - Delta absorbing a scale shift of the data. */
 #include <criterion/criterion.h>
 #include <math.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "nplm/nplm.h"
 #include "../common/leak_check.h"
@@ -246,5 +248,48 @@ Test(nuisance, learned_coefficients_reproduce_the_oracle) {
     /* delta_2 is a second-order effect (nu^2 x / 2 <= 0.125 x here): statistically loose */
     cr_assert(fabs(d2 + 0.5 * px[i]) < 0.3 + 0.3 * px[i], "delta_2(%g) = %g", px[i], d2);
   }
+  /* save and load: the same log r, bit for bit; every corruption and truncation is refused */
+  cr_assert_eq(nplm_nuisance_add_norm(nu, 0.025, NULL), NPLM_OK);
+  cr_assert_eq(nplm_nuisance_set_aux(nu, 1, 0.01), NPLM_OK);
+  char path[64];
+  snprintf(path, sizeof path, "/tmp/nplm-nuis-%d.bin", (int)getpid());
+  cr_assert_eq(nplm_nuisance_save(nu, path), NPLM_OK, "%s", nplm_last_error());
+  nplm_nuisance_t *back = NULL;
+  cr_assert_eq(nplm_nuisance_load(&back, path), NPLM_OK, "%s", nplm_last_error());
+  cr_assert_eq(nplm_nuisance_count(back), 2u);
+  double v2[2] = {0.2, -0.01}, a[M], b[M];
+  cr_assert_eq(nplm_nuisance_log_ratio(nu, v2, xr, M, 1, a), NPLM_OK);
+  cr_assert_eq(nplm_nuisance_log_ratio(back, v2, xr, M, 1, b), NPLM_OK);
+  cr_assert(memcmp(a, b, sizeof a) == 0);
+  cr_assert_eq(nplm_nuisance_learned_loss(back, 0, &tl, NULL), NPLM_OK);
+  nplm_nuisance_free(back);
+  FILE *f = fopen(path, "rb");
+  static unsigned char good[4096];
+  size_t len = fread(good, 1, sizeof good, f);
+  fclose(f);
+  cr_assert(len > 100 && len < sizeof good);
+  for (size_t cut = 0; cut < len; cut += 7) {
+    f = fopen(path, "wb");
+    fwrite(good, 1, cut, f);
+    fclose(f);
+    cr_assert_eq(nplm_nuisance_load(&back, path), NPLM_EFORMAT, "truncated at %zu", cut);
+    cr_assert_null(back);
+  }
+  for (size_t i = 0; i < len; i += 3) {
+    good[i] ^= 0x10;
+    f = fopen(path, "wb");
+    fwrite(good, 1, len, f);
+    fclose(f);
+    good[i] ^= 0x10;
+    cr_assert_eq(nplm_nuisance_load(&back, path), NPLM_EFORMAT, "flipped byte %zu", i);
+  }
+  remove(path);
+  cr_assert_eq(nplm_nuisance_load(&back, path), NPLM_EIO);
+  nplm_nuisance_t *known = NULL;
+  cr_assert_eq(nplm_nuisance_create(&known, 1), NPLM_OK);
+  cr_assert_eq(nplm_nuisance_add_shape_known(known, 0.1, 1, oracle, NULL, NULL), NPLM_OK);
+  cr_assert_eq(nplm_nuisance_save(known, path), NPLM_EINVAL);
+  cr_assert(strstr(nplm_last_error(), "callback") != NULL);
+  nplm_nuisance_free(known);
   nplm_nuisance_free(nu);
 }

@@ -154,6 +154,36 @@ NPLM_API NPLM_WARN_UNUSED nplm_status_t nplm_nuisance_log_ratio(const nplm_nuisa
                                                                 const double *x, size_t n,
                                                                 size_t d, double *log_r);
 
+/** Binned preliminary study: which order K the Taylor expansion of a nuisance needs.
+ *
+ *  In bins of one feature, the log ratio of each varied sample to the nominal one (errors from
+ *  the sums of weights and squared weights) is fitted as sum_{k=1..K} a_k nu^k (log r(0) = 0)
+ *  for K = 1 .. max_order. The recommended order is the smallest K < max_order whose chi2 has a
+ *  p-value above 5% (else max_order). Bins empty in some sample leave those points out.
+ *  @param[in] x0        nominal sample, n0 x d.
+ *  @param n0            nominal events.
+ *  @param[in] w0        nominal weights or NULL.
+ *  @param d             features.
+ *  @param feature       the feature to bin, < d.
+ *  @param[in] edges     n_bins + 1 increasing bin edges.
+ *  @param n_bins        1 .. 10000.
+ *  @param n_values      varied samples, >= max_order.
+ *  @param[in] nu_values their nu (non-zero).
+ *  @param[in] x_var     the varied samples.
+ *  @param[in] n_var     their sizes.
+ *  @param[in] w_var     their weights (n_values pointers, each may be NULL), or NULL.
+ *  @param max_order     1 .. 8.
+ *  @param[out] chi2     max_order values: the summed chi2 of each order.
+ *  @param[out] p_values max_order p-values (may be NULL).
+ *  @param[out] order    the recommended order.
+ *  @retval NPLM_OK, NPLM_EINVAL, NPLM_ENOMEM
+ *  @since 0.1 */
+NPLM_API NPLM_WARN_UNUSED nplm_status_t nplm_nuisance_binned_study(
+    const double *x0, size_t n0, const double *w0, size_t d, size_t feature, const double *edges,
+    size_t n_bins, size_t n_values, const double *nu_values, const double *const *x_var,
+    const size_t *n_var, const double *const *w_var, unsigned max_order, double *chi2,
+    double *p_values, unsigned *order);
+
 /** Write the nuisances (normalisations and learned shapes with their networks) to a file:
  *  versioned, little-endian, CRC-32 checksummed. Shapes with callback coefficients cannot be
  *  saved (they are code).

@@ -414,6 +414,16 @@ NPLM_API NPLM_WARN_UNUSED nplm_status_t nplm_test_write_calibration(const nplm_t
                                                                     const double *t_null,
                                                                     size_t n, uint64_t seed);
 
+/** Change the auxiliary measurement nu0 of one of the test's nuisances (the test keeps its own
+ *  copy of the nuisances; use this for toys whose nu0 is drawn around a true value).
+ *  @param[in,out] t a test created with nuisances.
+ *  @param index     the nuisance.
+ *  @param nu0       finite central value, absolute units.
+ *  @retval NPLM_OK, NPLM_EINVAL
+ *  @since 0.1 */
+NPLM_API NPLM_WARN_UNUSED nplm_status_t nplm_test_set_aux(nplm_test_t *t, size_t index,
+                                                          double nu0);
+
 /** Which fit nplm_test_nuisances() reports. */
 enum nplm_fit {
   NPLM_FIT_TAU = 0,  /**< The fit of f and nu (tau). */

@@ -602,3 +602,13 @@ nplm_status_t nplm_test_nuisances(const nplm_test_t *t, int which, double *nu, s
   if (J) memcpy(nu, which == NPLM_FIT_TAU ? t->nu_tau : t->nu_delta, J * sizeof *nu);
   return NPLM_OK;
 }
+
+nplm_status_t nplm_test_set_aux(nplm_test_t *t, size_t index, double nu0) {
+  nplm__clear_error();
+  if (!t) return nplm__fail(NPLM_EINVAL, "nplm_test_set_aux: t is NULL");
+  if (!t->nuis)
+    return fail_on(t, nplm__fail(NPLM_EINVAL, "nplm_test_set_aux: the test has no nuisances"));
+  nplm_status_t s = nplm_nuisance_set_aux(t->nuis, index, nu0);
+  if (s != NPLM_OK) return fail_on(t, nplm__prefix_error(s, "nplm_test_set_aux"));
+  return NPLM_OK;
+}

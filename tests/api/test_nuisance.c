@@ -141,6 +141,14 @@ Test(systematics, delta_of_a_normalisation_by_hand) {
   cr_assert_eq(nplm_test_nuisances(t, NPLM_FIT_TAU, &nut, 1), NPLM_OK);
   cr_assert(fabs(nut - nu0) < 1e-4, "in tau nu sits at its aux value: %g", nut);
   cr_assert_eq(nplm_test_nuisances(t, 5, &nut, 1), NPLM_EINVAL);
+  /* moving the aux value moves Delta's nu-hat towards it */
+  cr_assert_eq(nplm_test_set_aux(t, 0, 0.2), NPLM_OK);
+  cr_assert_eq(nplm_test_run(t, data, 1100, 1, NULL, &tv), NPLM_OK);
+  double nud2;
+  cr_assert_eq(nplm_test_nuisances(t, NPLM_FIT_DELTA, &nud2, 1), NPLM_OK);
+  cr_assert(nud2 > nud + 0.01, "%g vs %g", nud2, nud);
+  cr_assert_eq(nplm_test_set_aux(t, 3, 0.2), NPLM_EINVAL);
+  cr_assert_eq(nplm_test_set_aux(plain, 0, 0.2), NPLM_EINVAL);
   cr_assert_eq(nplm_test_nuisances(t, NPLM_FIT_TAU, &nut, 2), NPLM_EINVAL);
   nplm_test_free(plain);
   nplm_model_free(f2);
@@ -292,4 +300,45 @@ Test(nuisance, learned_coefficients_reproduce_the_oracle) {
   cr_assert(strstr(nplm_last_error(), "callback") != NULL);
   nplm_nuisance_free(known);
   nplm_nuisance_free(nu);
+}
+
+/* Binned order study: a pure yield change (weights e^nu) is exactly first order; the oracle's
+ * scale change needs the second order. */
+Test(nuisance, binned_study_recommends_the_order) {
+  enum { N = 40000, NV = 4 };
+  static double x0[N], xv[NV][N], wv[NV][N];
+  const double nus[NV] = {-0.5, -0.25, 0.25, 0.5};
+  uint64_t s = 99;
+  for (int i = 0; i < N; i++) x0[i] = expo(&s);
+  double edges[11];
+  for (int b = 0; b <= 10; b++) edges[b] = 0.4 * b;
+  double chi2[3], p[3];
+  unsigned order = 0;
+  /* yield: the nominal events with weights e^nu */
+  const double *xs_yield[NV] = {x0, x0, x0, x0};
+  for (int v = 0; v < NV; v++)
+    for (int i = 0; i < N; i++) wv[v][i] = exp(nus[v]);
+  const double *ws[NV] = {wv[0], wv[1], wv[2], wv[3]};
+  const size_t ns[NV] = {N, N, N, N};
+  cr_assert_eq(nplm_nuisance_binned_study(x0, N, NULL, 1, 0, edges, 10, NV, nus, xs_yield, ns, ws,
+                                          3, chi2, p, &order), NPLM_OK, "%s", nplm_last_error());
+  cr_assert_eq(order, 1u);
+  cr_assert(chi2[0] < 1e-12, "exact first order: chi2 %g", chi2[0]);
+  /* scale: x -> x e^nu */
+  for (int v = 0; v < NV; v++)
+    for (int i = 0; i < N; i++) xv[v][i] = expo(&s) * exp(nus[v]);
+  const double *xs[NV] = {xv[0], xv[1], xv[2], xv[3]};
+  cr_assert_eq(nplm_nuisance_binned_study(x0, N, NULL, 1, 0, edges, 10, NV, nus, xs, ns, NULL, 3,
+                                          chi2, p, &order), NPLM_OK);
+  cr_assert(order >= 2, "the scale nuisance is not linear: order %u (chi2 %g %g %g)", order,
+            chi2[0], chi2[1], chi2[2]);
+  cr_assert(chi2[0] > chi2[1] && chi2[1] >= chi2[2]);
+  cr_assert(p[0] < 1e-6, "first order is excluded: p %g", p[0]);
+  /* bad input */
+  cr_assert_eq(nplm_nuisance_binned_study(x0, N, NULL, 1, 1, edges, 10, NV, nus, xs, ns, NULL, 3,
+                                          chi2, p, &order), NPLM_EINVAL);
+  edges[3] = edges[2];
+  cr_assert_eq(nplm_nuisance_binned_study(x0, N, NULL, 1, 0, edges, 10, NV, nus, xs, ns, NULL, 3,
+                                          chi2, p, &order), NPLM_EINVAL);
+  cr_assert(strstr(nplm_last_error(), "edges[3]") != NULL);
 }

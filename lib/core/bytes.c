@@ -64,3 +64,28 @@ nplm_status_t nplm__write_file(const char *fn, const char *path, const unsigned 
   if (wrote != n || closed != 0) return nplm__fail(NPLM_EIO, "%s: cannot write '%s'", fn, path);
   return NPLM_OK;
 }
+
+nplm_status_t nplm__read_framed(const char *fn, const char *path, const char *magic,
+                                uint32_t version, const char *what, unsigned char **out,
+                                size_t *size) {
+  unsigned char *buf = NULL;
+  size_t n = 0;
+  nplm_status_t s = nplm__read_file(fn, path, NPLM__MAX_FILE_BYTES, &buf, &n);
+  if (s != NPLM_OK) return s;
+  if (n < NPLM__FRAME_HEADER + 4 || memcmp(buf, magic, 8) != 0)
+    s = nplm__fail(NPLM_EFORMAT, "%s: '%s' is not a libnplm %s file", fn, path, what);
+  else if (nplm__get_u32(buf + 8) != version)
+    s = nplm__fail(NPLM_EFORMAT, "%s: '%s' has format version %u; this library reads %u", fn,
+                   path, nplm__get_u32(buf + 8), version);
+  else if (nplm__get_u64(buf + 16) != n - NPLM__FRAME_HEADER - 4)
+    s = nplm__fail(NPLM_EFORMAT, "%s: '%s' is truncated or has trailing bytes", fn, path);
+  else if (nplm__get_u32(buf + n - 4) != nplm__crc32(buf, n - 4))
+    s = nplm__fail(NPLM_EFORMAT, "%s: '%s' fails its checksum (corrupt file)", fn, path);
+  if (s != NPLM_OK) {
+    nplm__free(buf);
+    return s;
+  }
+  *out = buf;
+  *size = n;
+  return NPLM_OK;
+}

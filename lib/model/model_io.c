@@ -10,8 +10,7 @@
 
 #define MAGIC "NPLMMODL"
 #define FORMAT_VERSION 1u
-#define HEADER_BYTES 24u
-#define MAX_FILE_BYTES ((size_t)1 << 31)
+#define HEADER_BYTES NPLM__FRAME_HEADER
 
 nplm_status_t nplm_model_save(const nplm_model_t *m, const char *path) {
   static const char fn[] = "nplm_model_save";
@@ -41,19 +40,10 @@ nplm_status_t nplm_model_save(const nplm_model_t *m, const char *path) {
   return s;
 }
 
+/* buf has passed nplm__read_framed */
 static nplm_status_t parse(const char *fn, const char *path, const unsigned char *buf,
                            size_t size, nplm_model_t **out) {
-  if (size < HEADER_BYTES + 4 || memcmp(buf, MAGIC, 8) != 0)
-    return nplm__fail(NPLM_EFORMAT, "%s: '%s' is not a libnplm model file", fn, path);
-  uint32_t version = nplm__get_u32(buf + 8);
-  if (version != FORMAT_VERSION)
-    return nplm__fail(NPLM_EFORMAT, "%s: '%s' has format version %u; this library reads %u", fn,
-                      path, version, FORMAT_VERSION);
-  uint64_t payload = nplm__get_u64(buf + 16);
-  if (payload != size - HEADER_BYTES - 4)
-    return nplm__fail(NPLM_EFORMAT, "%s: '%s' is truncated or has trailing bytes", fn, path);
-  if (nplm__get_u32(buf + size - 4) != nplm__crc32(buf, size - 4))
-    return nplm__fail(NPLM_EFORMAT, "%s: '%s' fails its checksum (corrupt file)", fn, path);
+  uint64_t payload = size - HEADER_BYTES - 4;
   uint32_t kind = nplm__get_u32(buf + 12);
   if (kind != NPLM__MODEL_MLP)
     return nplm__fail(NPLM_EFORMAT, "%s: '%s' holds an unknown model kind %u", fn, path, kind);
@@ -102,7 +92,7 @@ nplm_status_t nplm_model_load(nplm_model_t **out, const char *path) {
   if (!path) return nplm__fail(NPLM_EINVAL, "%s: path is NULL", fn);
   unsigned char *buf = NULL;
   size_t size = 0;
-  nplm_status_t s = nplm__read_file(fn, path, MAX_FILE_BYTES, &buf, &size);
+  nplm_status_t s = nplm__read_framed(fn, path, MAGIC, FORMAT_VERSION, "model", &buf, &size);
   if (s != NPLM_OK) return s;
   s = parse(fn, path, buf, size, out);
   nplm__free(buf);

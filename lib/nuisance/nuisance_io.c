@@ -14,8 +14,7 @@
 
 #define MAGIC "NPLMNUIS"
 #define FORMAT_VERSION 1u
-#define HEADER_BYTES 24u
-#define MAX_FILE_BYTES ((size_t)1 << 31)
+#define HEADER_BYTES NPLM__FRAME_HEADER
 #define ITEM_FIXED 56u
 
 static size_t item_bytes(const nplm__nuis_item_t *it) {
@@ -82,15 +81,7 @@ nplm_status_t nplm_nuisance_save(const nplm_nuisance_t *nu, const char *path) {
 
 static nplm_status_t parse(const char *fn, const char *path, const unsigned char *buf,
                            size_t size, nplm_nuisance_t *nu) {
-  if (size < HEADER_BYTES + 4 || memcmp(buf, MAGIC, 8) != 0)
-    return nplm__fail(NPLM_EFORMAT, "%s: '%s' is not a libnplm nuisance file", fn, path);
-  if (nplm__get_u32(buf + 8) != FORMAT_VERSION)
-    return nplm__fail(NPLM_EFORMAT, "%s: '%s' has format version %u; this library reads %u", fn,
-                      path, nplm__get_u32(buf + 8), FORMAT_VERSION);
-  if (nplm__get_u64(buf + 16) != size - HEADER_BYTES - 4)
-    return nplm__fail(NPLM_EFORMAT, "%s: '%s' is truncated or has trailing bytes", fn, path);
-  if (nplm__get_u32(buf + size - 4) != nplm__crc32(buf, size - 4))
-    return nplm__fail(NPLM_EFORMAT, "%s: '%s' fails its checksum (corrupt file)", fn, path);
+  /* buf has passed nplm__read_framed */
   const unsigned char *p = buf + HEADER_BYTES, *end = buf + size - 4;
   NEED(16);
   uint64_t d = nplm__get_u64(p), n = nplm__get_u64(p + 8);
@@ -169,7 +160,7 @@ nplm_status_t nplm_nuisance_load(nplm_nuisance_t **out, const char *path) {
   if (!path) return nplm__fail(NPLM_EINVAL, "%s: path is NULL", fn);
   unsigned char *buf = NULL;
   size_t size = 0;
-  nplm_status_t s = nplm__read_file(fn, path, MAX_FILE_BYTES, &buf, &size);
+  nplm_status_t s = nplm__read_framed(fn, path, MAGIC, FORMAT_VERSION, "nuisance", &buf, &size);
   if (s != NPLM_OK) return s;
   nplm_nuisance_t *nu = nplm__calloc(1, sizeof *nu);
   if (!nu) s = nplm__fail(NPLM_ENOMEM, "%s: out of memory", fn);

@@ -292,6 +292,17 @@ typedef int (*nplm_toy_fn)(void *user, uint64_t toy, uint64_t seed, nplm_toy_t *
 NPLM_API NPLM_WARN_UNUSED nplm_status_t nplm_toy_set_events(nplm_toy_t *toy, const double *x,
                                                             size_t n, size_t d, const double *w);
 
+/** Set the auxiliary measurement nu0 of nuisance @p index for this toy only (inside a
+ *  ::nplm_toy_fn; e.g. drawn around the true nu* the toy was generated at). Nuisances not set
+ *  keep the test's value.
+ *  @param[in,out] toy the sink passed to the generator.
+ *  @param index       a nuisance of the test.
+ *  @param nu0         finite, absolute units.
+ *  @retval NPLM_OK, NPLM_EINVAL
+ *  @since 0.1 */
+NPLM_API NPLM_WARN_UNUSED nplm_status_t nplm_toy_set_aux(nplm_toy_t *toy, size_t index,
+                                                         double nu0);
+
 /** Calibrate: t on @p n_toys toys drawn from a pool under the reference hypothesis.
  *
  *  Toy k has the global index g = ::NPLM_OPT_TOY_OFFSET + k. Its size is Poisson(N(R0)) and

@@ -210,12 +210,14 @@ void nplm__nuisance_doffset(const nplm_nuisance_t *nu, const double *v, const do
   }
 }
 
-double nplm__nuisance_aux(const nplm_nuisance_t *nu, const double *v, double *grad) {
+double nplm__nuisance_aux(const nplm_nuisance_t *nu, const double *v, const double *nu0,
+                          double *grad) {
   double s = 0.0;
   for (size_t j = 0; j < nu->n; j++) {
     const nplm__nuis_item_t *it = &nu->items[j];
-    const double s2 = it->sigma * it->sigma, dv = v[j] - it->nu0;
-    s += (dv * dv - it->nu0 * it->nu0) / (2.0 * s2);
+    const double c = nu0 ? nu0[j] : it->nu0;
+    const double s2 = it->sigma * it->sigma, dv = v[j] - c;
+    s += (dv * dv - c * c) / (2.0 * s2);
     if (grad) grad[j] = dv / s2;
   }
   return s;

@@ -14,7 +14,21 @@ struct nplm_toy {
   size_t d, n;
   double *x, *w;
   int set;
+  double *aux;  /* this toy's auxiliary values (NaN: the test's), or NULL without nuisances */
+  size_t n_aux;
 };
+
+nplm_status_t nplm_toy_set_aux(nplm_toy_t *toy, size_t index, double nu0) {
+  static const char fn[] = "nplm_toy_set_aux";
+  nplm__clear_error();
+  if (!toy) return nplm__fail(NPLM_EINVAL, "%s: toy is NULL", fn);
+  if (index >= toy->n_aux)
+    return nplm__fail(NPLM_EINVAL, "%s: index = %zu but the test has %zu nuisances", fn, index,
+                      toy->n_aux);
+  if (!isfinite(nu0)) return nplm__fail(NPLM_EINVAL, "%s: nu0 is not finite", fn);
+  toy->aux[index] = nu0;
+  return NPLM_OK;
+}
 
 nplm_status_t nplm_toy_set_events(nplm_toy_t *toy, const double *x, size_t n, size_t d,
                                   const double *w) {
@@ -97,10 +111,14 @@ static void toy_task(void *arg, size_t k, int worker) {
   c->t_null[k] = NAN;
   if (atomic_load(&c->stop)) return;
   const size_t P = c->t->family->spec.n_params, d = c->t->family->d;
-  nplm_toy_t toy = {d, 0, NULL, NULL, 0};
-  nplm__events_t data = {0, d, 0, NULL, NULL, NULL, NULL, 0};
   const size_t J = c->t->nuis ? c->t->nuis->n : 0;
-  double *params = nplm__malloc_array(P + 2 * J, sizeof *params);
+  nplm_toy_t toy = {d, 0, NULL, NULL, 0, NULL, J};
+  nplm__events_t data = {0, d, 0, NULL, NULL, NULL, NULL, 0};
+  double *params = nplm__malloc_array(P + 3 * J, sizeof *params);
+  if (params && J) {
+    toy.aux = params + P + 2 * J;
+    for (size_t j = 0; j < J; j++) toy.aux[j] = NAN;
+  }
   nplm_status_t s = params ? toy_events(c, g, &toy)
                            : nplm__fail(NPLM_ENOMEM, "toy %llu: out of memory",
                                         (unsigned long long)g);
@@ -111,6 +129,11 @@ static void toy_task(void *arg, size_t k, int worker) {
     fc.t = c->t;
     fc.stop = &c->stop;
     fc.t0 = nplm__now();
+    if (J) { /* the toy's auxiliary values, the test's where the generator set none */
+      for (size_t j = 0; j < J; j++)
+        if (isnan(toy.aux[j])) toy.aux[j] = c->t->nuis->items[j].nu0;
+      fc.nu0 = toy.aux;
+    }
     if (c->trace) {
       fc.trace = c->trace + k * c->trace_len;
       fc.trace_len = c->trace_len;

@@ -245,7 +245,7 @@ static nplm_status_t objective(void *arg, const double *x, double *f, double *g)
   }
   if (J) {
     double aux_grad[64];
-    loss += nplm__nuisance_aux(c->t->nuis, x + P, aux_grad);
+    loss += nplm__nuisance_aux(c->t->nuis, x + P, c->nu0, aux_grad);
     if (g) {
       nuisance_gradient(c, x + P, moments, g + P);
       for (size_t j = 0; j < J; j++) g[P + j] += aux_grad[j];
@@ -408,7 +408,7 @@ nplm_status_t nplm__test_fit(fit_ctx_t *c, const nplm__events_t *data, uint64_t 
   for (size_t j = 0; j < J; j++) { /* nuisances: free, starting at their aux values */
     lo[P + j] = -INFINITY;
     hi[P + j] = INFINITY;
-    x[P + j] = t->nuis->items[j].nu0;
+    x[P + j] = c->nu0 ? c->nu0[j] : t->nuis->items[j].nu0;
   }
   c->patience = (int64_t)nplm__test_opt(t, NPLM_OPT_PATIENCE);
   nplm_status_t s = NPLM_OK;
@@ -422,7 +422,7 @@ nplm_status_t nplm__test_fit(fit_ctx_t *c, const nplm__events_t *data, uint64_t 
     if (s == NPLM_OK || s == NPLM_ENOCONV) {
       nf->delta = -2.0 * nf->delta_rep.f;
       memcpy(nf->nu_delta, nu, J * sizeof *nu);
-      for (size_t j = 0; j < J; j++) nu[j] = t->nuis->items[j].nu0;
+      for (size_t j = 0; j < J; j++) nu[j] = c->nu0 ? c->nu0[j] : t->nuis->items[j].nu0;
     }
   }
   nplm_status_t s_delta = s;

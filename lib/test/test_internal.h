@@ -91,6 +91,7 @@ struct nplm__fit_ctx {
   nplm_status_t hist_status;
   int canceled;
   double *nu_mult;         /* with nuisances: nu_j^k per coefficient column */
+  const double *nu0;       /* with nuisances: this fit's auxiliary values, or NULL (handle's) */
   double nu_norm;          /* with nuisances: sum of the normalisation nuisances */
   int delta_only;          /* the Delta fit: f = 0, parameters are nu alone */
   double *trace;      /* t every `patience` steps (index step / patience - 1), or NULL */

@@ -73,7 +73,7 @@ const nplm__mlp_kernels_t *nplm__mlp_kernels(void);
 /* A named path ("avx512", "avx2", "baseline"), or NULL if absent or unsupported here. */
 const nplm__mlp_kernels_t *nplm__mlp_kernels_by_name(const char *name);
 
-/* The library's exp: correctly handles overflow (+inf), underflow (0) and NaN; < 2 ulp. */
+/* The kernels' exp on one value (overflow +inf, underflow 0, NaN propagates; < 2 ulp), for tests. */
 double nplm__exp(double x);
 
 #endif

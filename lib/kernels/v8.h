@@ -200,7 +200,8 @@ NPLM__VINLINE v8 v8_exp_poly_neg(v8 r) {
   return v8_fma(p, r, v8_set1(1.0));
 }
 
-/* exp on eight lanes: the algorithm of nplm__vexp in vmath.h, step for step (overflow +inf,
+/* exp on eight lanes: x = k ln2 + r (Cody-Waite), e^r by v8_exp_poly, 2^k in two halves so that
+ * subnormal results round once (overflow +inf,
  * underflow 0 with one rounding for subnormal results, NaN propagates). */
 NPLM__VINLINE v8 v8_exp(v8 x) {
   const v8 shift = v8_set1(0x1.8p52);

@@ -193,23 +193,6 @@ double nplm__nuisance_offset(const nplm_nuisance_t *nu, const double *v, const d
   return o;
 }
 
-void nplm__nuisance_doffset(const nplm_nuisance_t *nu, const double *v, const double *D,
-                            double *out) {
-  for (size_t j = 0; j < nu->n; j++) {
-    const nplm__nuis_item_t *it = &nu->items[j];
-    if (it->kind == NPLM__NUIS_NORM) {
-      out[j] = 1.0;
-    } else {
-      double p = 1.0, s = 0.0;
-      for (unsigned k = 1; k <= it->order; k++) {
-        s += (double)k * D[it->col + k - 1] * p;
-        p *= v[j];
-      }
-      out[j] = s;
-    }
-  }
-}
-
 double nplm__nuisance_aux(const nplm_nuisance_t *nu, const double *v, const double *nu0,
                           double *grad) {
   double s = 0.0;

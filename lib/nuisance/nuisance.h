@@ -39,9 +39,6 @@ nplm_status_t nplm__nuisance_coefficients(const nplm_nuisance_t *nu, const doubl
                                           double *D);
 /* log r for one event from its coefficient row. */
 double nplm__nuisance_offset(const nplm_nuisance_t *nu, const double *nu_values, const double *D);
-/* d log r / d nu_j for one event (J values). */
-void nplm__nuisance_doffset(const nplm_nuisance_t *nu, const double *nu_values, const double *D,
-                            double *out);
 /* -Laux(nu) = sum_j [(nu_j - nu0_j)^2 - nu0_j^2] / (2 sigma_j^2) (reference value 0), and its
  * gradient when grad is not NULL; nu0 overrides the handle's auxiliary values when not NULL. */
 double nplm__nuisance_aux(const nplm_nuisance_t *nu, const double *nu_values, const double *nu0,

@@ -20,32 +20,20 @@
 #include "core/core.h"
 #include "nplm/nplm.h"
 
-/* LeakSanitizer: Criterion's test workers end without the at-exit leak check, so leaks on error
- * paths are checked explicitly (in sanitizer builds) at the end of each test. */
-#if defined(__SANITIZE_ADDRESS__)
-#define NPLM_TEST_LSAN 1
-#elif defined(__has_feature)
-#if __has_feature(address_sanitizer)
-#define NPLM_TEST_LSAN 1
-#endif
-#endif
-#ifdef NPLM_TEST_LSAN
-#include <sanitizer/lsan_interface.h>
-/* Overwrite the dead stack below the caller so that stale pointers do not hide a leak. */
-__attribute__((noinline)) static void scrub_stack(void) {
-  volatile unsigned char buf[32768];
-  for (size_t i = 0; i < sizeof buf; i++) buf[i] = 0;
-}
+#include "../common/leak_check.h"
+
+/* The shared leak check, with the failing allocation in the message. */
 static void assert_no_leaks_at(long k) {
-  scrub_stack();
+#ifdef NPLM_TEST_LSAN
+  nplm_test_scrub_stack();
   cr_assert_eq(__lsan_do_recoverable_leak_check(), 0,
                "LeakSanitizer found leaks after the scenario with allocation %ld failing (see "
                "stderr)", k);
-}
 #else
-static void assert_no_leaks_at(long k) { (void)k; }
+  (void)k;
 #endif
-static void assert_no_leaks(void) { assert_no_leaks_at(0); }
+}
+#define assert_no_leaks nplm_test_assert_no_leaks
 
 #define MAX_K 10000
 #define N_REF 300  /* 3 event blocks */

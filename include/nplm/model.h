@@ -8,6 +8,7 @@
 #endif
 
 #include <stddef.h>
+#include <stdint.h>
 
 #ifdef __cplusplus
 extern "C" {
@@ -43,12 +44,84 @@ typedef struct nplm_model nplm_model_t;
 NPLM_API NPLM_WARN_UNUSED nplm_status_t nplm_model_create_mlp(nplm_model_t **out, const size_t *layers,
                                                     size_t n_layers, double weight_clip);
 
+/** Kinds of model, as returned by nplm_model_kind(). */
+enum nplm_model_kind {
+  NPLM_MODEL_MLP = 1,   /**< Multi-layer perceptron (nplm_model_create_mlp()). */
+  NPLM_MODEL_KERNEL = 2 /**< Nystrom Gaussian-kernel model (nplm_model_create_kernel()). */
+};
+
+/** Create a Nystrom Gaussian-kernel model family
+ *  f(x) = sum_{i=1..M} alpha_i exp(-|x - c_i|^2 / (2 sigma^2)), fitted by nplm_test_run() with
+ *  the weighted logistic loss and penalty (lambda/2) alpha^T K_MM alpha (by default one Newton
+ *  step from f = 0, the published procedure; ::NPLM_OPT_NEWTON_STEPS). The M centres are drawn
+ *  uniformly without replacement from the pooled reference and data events of each run, from
+ *  the run's seed (toy k of a calibration: its own stream). The family itself has no centres:
+ *  the fitted model (nplm_test_fitted_model()) has, and its parameters are the M alpha_i.
+ *  @param[out] out     the new model; NULL on failure.
+ *  @param d            number of inputs, 1 .. 4096.
+ *  @param n_centers    M, at most 2^24; 0 = ceil(sqrt(n)) for n training events.
+ *  @param sigma        kernel width, finite and > 0 (in standardised units when
+ *                      ::NPLM_OPT_STANDARDIZE is on); nplm_kernel_sigma_heuristic() suggests one.
+ *  @param lambda       ridge penalty, finite and >= 0 (1e-6 is typical; a jitter is added when
+ *                      the system is numerically singular).
+ *  @retval NPLM_OK, NPLM_EINVAL, NPLM_ENOMEM
+ *  @since 0.1 */
+NPLM_API NPLM_WARN_UNUSED nplm_status_t nplm_model_create_kernel(nplm_model_t **out, size_t d,
+                                                                 size_t n_centers, double sigma,
+                                                                 double lambda);
+
+/** The kind of a model.
+ *  @param m the model; NULL gives 0.
+ *  @return ::NPLM_MODEL_MLP or ::NPLM_MODEL_KERNEL.
+ *  @since 0.1 */
+NPLM_API int nplm_model_kind(const nplm_model_t *m);
+
+/** Settings of a kernel model.
+ *  @param[in] m          a kernel model.
+ *  @param[out] n_centers the number of centres of a fitted model, else the requested M (0 =
+ *                        automatic); may be NULL.
+ *  @param[out] sigma     kernel width; may be NULL.
+ *  @param[out] lambda    ridge penalty; may be NULL.
+ *  @retval NPLM_OK, NPLM_EINVAL (NULL or not a kernel model)
+ *  @since 0.1 */
+NPLM_API NPLM_WARN_UNUSED nplm_status_t nplm_model_kernel_info(const nplm_model_t *m,
+                                                               size_t *n_centers, double *sigma,
+                                                               double *lambda);
+
+/** The centres of a fitted kernel model, in input units, row-major.
+ *  @param[in] m  a fitted kernel model (from nplm_test_fitted_model() or a file).
+ *  @param[out] c n x d values.
+ *  @param n      must equal its number of centres.
+ *  @param d      must equal its input dimension.
+ *  @retval NPLM_OK, NPLM_EINVAL, NPLM_ESTATE (a family without centres)
+ *  @since 0.1 */
+NPLM_API NPLM_WARN_UNUSED nplm_status_t nplm_model_kernel_centers(const nplm_model_t *m, double *c,
+                                                                  size_t n, size_t d);
+
+/** Suggest a kernel width: the @p quantile (0.9 in the published heuristic) of the pairwise
+ *  Euclidean distances between @p subsample events drawn without replacement from x (seeded).
+ *  @param[in] x       n x d events, row-major, finite.
+ *  @param n           number of events, >= 2.
+ *  @param d           features, >= 1.
+ *  @param subsample   events used, 2 .. 5000 (min(n, subsample) are drawn; 1000 is plenty).
+ *  @param quantile    in (0, 1).
+ *  @param seed        seed of the draw.
+ *  @param[out] sigma  the suggested width (> 0 unless all drawn events coincide).
+ *  @retval NPLM_OK, NPLM_EINVAL, NPLM_ENOMEM
+ *  @since 0.1 */
+NPLM_API NPLM_WARN_UNUSED nplm_status_t nplm_kernel_sigma_heuristic(const double *x, size_t n,
+                                                                    size_t d, size_t subsample,
+                                                                    double quantile,
+                                                                    uint64_t seed,
+                                                                    double *sigma);
+
 /** Release a model. Accepts NULL.
  *  @param m the model or NULL.
  *  @since 0.1 */
 NPLM_API void nplm_model_free(nplm_model_t *m);
 
-/** Number of trainable parameters (13 for 1-4-1, 96 for 5-5-5-5-1).
+/** Number of trainable parameters (13 for 1-4-1, 96 for 5-5-5-5-1; for a kernel model the
+ *  number of centres of the fitted model, 0 for a family).
  *  @param m the model; NULL gives 0.
  *  @return the parameter count.
  *  @since 0.1 */

@@ -51,6 +51,62 @@ NPLM_API void nplm_nuisance_free(nplm_nuisance_t *nu);
  *  @since 0.1 */
 NPLM_API size_t nplm_nuisance_count(const nplm_nuisance_t *nu);
 
+/** Option keys of the Taylor-coefficient learning, for nplm_nuisance_set_int() /
+ *  nplm_nuisance_set_double(). They apply to every later nplm_nuisance_learn() call on the
+ *  handle, are copied with it, and are not stored in nuisance files.
+ *
+ *  Values are pinned and never reused; the numbers follow the test's ::nplm_option_t keys of the
+ *  same meaning. Each key has one type: setting it through the other setter is ::NPLM_EINVAL.
+ *  Values out of range are rejected, never clamped. */
+typedef enum nplm_nuisance_option {
+  NPLM_NUIS_OPT_SEED = 2,              /**< int >= 0; seed of the networks' initialisation
+                                            (stream: nuisance index and power); default 0. */
+  NPLM_NUIS_OPT_OPTIMIZER = 100,       /**< int: ::NPLM_OPTIMIZER_LBFGSB (1, default) or
+                                            ::NPLM_OPTIMIZER_ADAM (0). */
+  NPLM_NUIS_OPT_EPOCHS = 101,          /**< int 1 .. 1e9; Adam full-batch steps; default 30000. */
+  NPLM_NUIS_OPT_LEARNING_RATE = 102,   /**< double > 0, <= 10; Adam learning rate; default
+                                            1e-3. */
+  NPLM_NUIS_OPT_MAX_ITERATIONS = 106,  /**< int 1 .. 1e9; L-BFGS-B iteration limit; default
+                                            3000. */
+  NPLM_NUIS_OPT_TOLERANCE = 107,       /**< double >= 0, < 1; L-BFGS-B stops when the relative
+                                            decrease of the loss over one iteration falls below
+                                            it; default 1e-12. */
+  NPLM_NUIS_OPT_VALIDATION_EVERY = 200 /**< int 0 or 2 .. 1000; every this many-th event of
+                                            every sample is held out for validation (default
+                                            5); 0 = train on all events (the validation loss is
+                                            then NaN). */
+} nplm_nuisance_option_t;
+
+/** Set an integer learning option.
+ *  @param[in,out] nu the handle; unchanged on error.
+ *  @param key   an integer-typed ::nplm_nuisance_option_t key.
+ *  @param value the value; out of range is rejected.
+ *  @retval NPLM_OK, NPLM_EINVAL (NULL handle, unknown key, double-typed key, value out of range)
+ *  @since 0.1 */
+NPLM_API NPLM_WARN_UNUSED nplm_status_t nplm_nuisance_set_int(nplm_nuisance_t *nu,
+                                                              nplm_nuisance_option_t key,
+                                                              int64_t value);
+
+/** Set a double learning option (integer-typed keys are accepted with integral values).
+ *  @param[in,out] nu the handle; unchanged on error.
+ *  @param key   a ::nplm_nuisance_option_t key.
+ *  @param value the value; out of range or NaN is rejected.
+ *  @retval NPLM_OK, NPLM_EINVAL
+ *  @since 0.1 */
+NPLM_API NPLM_WARN_UNUSED nplm_status_t nplm_nuisance_set_double(nplm_nuisance_t *nu,
+                                                                 nplm_nuisance_option_t key,
+                                                                 double value);
+
+/** Read a learning option (integer options are returned as exact doubles).
+ *  @param[in] nu     the handle.
+ *  @param key        a ::nplm_nuisance_option_t key.
+ *  @param[out] value its current value.
+ *  @retval NPLM_OK, NPLM_EINVAL
+ *  @since 0.1 */
+NPLM_API NPLM_WARN_UNUSED nplm_status_t nplm_nuisance_get_option(const nplm_nuisance_t *nu,
+                                                                 nplm_nuisance_option_t key,
+                                                                 double *value);
+
 /** Add a normalisation nuisance: a global yield factor exp(nu).
  *  @param[in,out] nu the handle.
  *  @param sigma      uncertainty of its auxiliary measurement, > 0 (e.g. 0.025 for 2.5%).
@@ -99,8 +155,9 @@ NPLM_API NPLM_WARN_UNUSED nplm_status_t nplm_nuisance_add_shape(nplm_nuisance_t 
  *  probability of the nominal class, whose minimum is r = n(x|nu_i) / n(x|nominal),
  *  log r(x; nu) = sum_k delta_k(x) (nu / s)^k, s = max |nu_i| (coefficients are reported in
  *  absolute units, delta_k / s^k). The networks are trained together by the projected
- *  quasi-Newton method (at most 3000 iterations); every 5th event of every sample is held out
- *  for validation (nplm_nuisance_learned_loss()). Deterministic: the start is seeded.
+ *  quasi-Newton method (default; at most 3000 iterations) or by full-batch Adam, as set by the
+ *  ::nplm_nuisance_option_t options; every 5th event of every sample is held out for validation
+ *  by default (nplm_nuisance_learned_loss()). Deterministic: the start is seeded.
  *  @param[in,out] nu  the handle.
  *  @param index       a nuisance added with nplm_nuisance_add_shape().
  *  @param d           features; must match the handle.

@@ -69,6 +69,26 @@ typedef enum nplm_option {
                                       published Keras runs effectively had). */
   NPLM_OPT_WEIGHT_CLIP = 114,    /**< double > 0 or INFINITY; overrides the model's weight clip;
                                       0 (default) = use the model's. */
+  NPLM_OPT_NEWTON_STEPS = 200,   /**< int 1 .. 100; kernel models: Newton steps of the weighted
+                                      logistic loss from f = 0; default 1 (the published
+                                      procedure). */
+  NPLM_OPT_KERNEL_SOLVER = 201,  /**< int: ::NPLM_SOLVER_AUTO (default), ::NPLM_SOLVER_DIRECT or
+                                      ::NPLM_SOLVER_CG; how a kernel model's linear system is
+                                      solved. */
+  NPLM_OPT_STANDARDIZE = 202,    /**< int 0 or 1; kernel models: standardise each input feature
+                                      with the reference's weighted mean and standard deviation
+                                      before the (isotropic) kernel; default 0. */
+  NPLM_OPT_CG_TOLERANCE = 203,   /**< double > 0, < 1; conjugate gradient stops when the residual
+                                      norm falls below this fraction of the right-hand side's;
+                                      default 1e-9. */
+  NPLM_OPT_CG_MAX_ITERATIONS = 204, /**< int 1 .. 1e6; conjugate-gradient iteration limit per
+                                      Newton step; default 1000. */
+  NPLM_OPT_KERNEL_CENTERS = 205, /**< int 0 .. 2^24; overrides the kernel model's number of
+                                      centres M; 0 (default) = the model's. */
+  NPLM_OPT_KERNEL_SIGMA = 206,   /**< double >= 0, finite; overrides the kernel width; 0 (default)
+                                      = the model's. */
+  NPLM_OPT_KERNEL_LAMBDA = 207,  /**< double, finite, <= 1e6; overrides the ridge penalty when
+                                      >= 0; negative (default -1) = the model's. */
   NPLM_OPT_TOY_OFFSET = 300      /**< int 0 .. 2^56 - 1; global index of the first toy of a
                                       calibration, for shards: toy k of a call is toy
                                       offset + k; default 0. */
@@ -78,6 +98,13 @@ typedef enum nplm_option {
 enum nplm_optimizer {
   NPLM_OPTIMIZER_ADAM = 0,  /**< Full-batch Adam, Keras form, fixed epoch count (the anchors'). */
   NPLM_OPTIMIZER_LBFGSB = 1 /**< Projected limited-memory quasi-Newton on the clip box. */
+};
+
+/** Values of ::NPLM_OPT_KERNEL_SOLVER. */
+enum nplm_kernel_solver {
+  NPLM_SOLVER_AUTO = 0,   /**< Direct up to 400 centres, conjugate gradient above. */
+  NPLM_SOLVER_DIRECT = 1, /**< Form the M x M system with BLAS over event blocks, Cholesky. */
+  NPLM_SOLVER_CG = 2      /**< Preconditioned conjugate gradient, kernel blocks on the fly. */
 };
 
 /** Values of ::NPLM_OPT_INIT. */
@@ -98,18 +125,24 @@ enum nplm_bias_init {
 typedef enum nplm_result {
   NPLM_RESULT_T = 1,             /**< t = -2 L at the final parameters. */
   NPLM_RESULT_LOSS = 2,          /**< L at the final parameters (= -t/2). */
-  NPLM_RESULT_ITERATIONS = 3,    /**< Adam epochs or L-BFGS-B iterations done. */
+  NPLM_RESULT_ITERATIONS = 3,    /**< Adam epochs or L-BFGS-B iterations done (kernel models:
+                                      conjugate-gradient iterations, 0 for the direct solver). */
   NPLM_RESULT_CONVERGED = 4,     /**< 1 if the stopping tolerance was met, else 0. */
   NPLM_RESULT_SECONDS = 5,       /**< Wall-clock seconds of the fit. */
   NPLM_RESULT_EVALUATIONS = 6,   /**< Loss/gradient passes over the events. */
-  NPLM_RESULT_GRADIENT_NORM = 7, /**< Largest projected-gradient component at the end. */
+  NPLM_RESULT_GRADIENT_NORM = 7, /**< Largest projected-gradient component at the end (kernel
+                                      models: the relative residual of the last linear solve). */
   NPLM_RESULT_THREADS = 8,       /**< Threads the fit used. */
   NPLM_RESULT_N_DATA = 9,        /**< Number of data events of the last run. */
   NPLM_RESULT_SUM_DATA_WEIGHTS = 10, /**< Sum of the data weights of the last run. */
   NPLM_RESULT_TAU = 11,          /**< With nuisances: tau = -2 min over f and nu of L[f, nu]
                                       (without nuisances: t). */
-  NPLM_RESULT_DELTA = 12         /**< With nuisances: Delta = -2 min over nu of L[0, nu], so
+  NPLM_RESULT_DELTA = 12,        /**< With nuisances: Delta = -2 min over nu of L[0, nu], so
                                       that t = tau - Delta (without nuisances: 0). */
+  NPLM_RESULT_CENTERS = 13,      /**< Kernel models: the number of centres M used (MLP: 0). */
+  NPLM_RESULT_JITTER = 14        /**< Kernel models: the diagonal jitter added to make the last
+                                      factorised matrix positive definite, relative to its mean
+                                      diagonal (0: none needed). */
 } nplm_result_t;
 
 /** Progress record passed to a progress callback.
@@ -450,6 +483,35 @@ enum nplm_fit {
  *  @since 0.1 */
 NPLM_API NPLM_WARN_UNUSED nplm_status_t nplm_test_nuisances(const nplm_test_t *t, int which,
                                                             double *nu, size_t n);
+
+/** Per-toy results of the last calibration on this handle (nplm_test_calibrate(),
+ *  nplm_test_calibrate_with(), or the last step of nplm_test_tune_clip()), in toy order: the
+ *  same quantities nplm_test_result() gives for a run, so that a calibration with systematics
+ *  can report tau and Delta separately, and convergence can be checked toy by toy. Toys that
+ *  failed or were not run (cancellation) read NaN.
+ *  @param[in] t    the test.
+ *  @param key      any ::nplm_result_t except ::NPLM_RESULT_THREADS.
+ *  @param[out] out n_toys values.
+ *  @param n_toys   must equal the number of toys of that calibration.
+ *  @retval NPLM_OK, NPLM_EINVAL, NPLM_ESTATE (no calibration yet)
+ *  @since 0.1 */
+NPLM_API NPLM_WARN_UNUSED nplm_status_t nplm_test_toy_results(const nplm_test_t *t,
+                                                              nplm_result_t key, double *out,
+                                                              size_t n_toys);
+
+/** Fitted nuisance parameters of every toy of the last calibration (absolute units): the
+ *  pulls of a calibration with systematics. NaN for toys that failed or were not run.
+ *  @param[in] t       the test.
+ *  @param which       ::NPLM_FIT_TAU or ::NPLM_FIT_DELTA.
+ *  @param[out] nu     n_toys x n_nuisances values, row-major (toy k's at nu + k n_nuisances).
+ *  @param n_toys      must equal the number of toys of that calibration.
+ *  @param n_nuisances must equal nplm_nuisance_count() of the test's nuisances (0 without;
+ *                     @p nu may then be NULL).
+ *  @retval NPLM_OK, NPLM_EINVAL, NPLM_ESTATE (no calibration yet)
+ *  @since 0.1 */
+NPLM_API NPLM_WARN_UNUSED nplm_status_t nplm_test_toy_nuisances(const nplm_test_t *t, int which,
+                                                                double *nu, size_t n_toys,
+                                                                size_t n_nuisances);
 
 /** The message of the last failing call that changes this handle (calls on a const handle
  *  report through nplm_last_error() only, so that they can run concurrently).

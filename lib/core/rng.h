@@ -10,7 +10,8 @@
 enum nplm__rng_purpose {
   NPLM__RNG_INIT = 1,   /* network initialisation */
   NPLM__RNG_TOY = 2,    /* toy generation */
-  NPLM__RNG_CENTERS = 3 /* Nystrom centres */
+  NPLM__RNG_CENTERS = 3, /* Nystrom centres */
+  NPLM__RNG_HEURISTIC = 4 /* subsamples of helper calls (kernel width) */
 };
 
 typedef struct nplm__rng {

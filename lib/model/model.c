@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "core/rng.h"
+#include "kernels/gauss.h"
 
 nplm_status_t nplm__model_new_mlp(nplm_model_t **out, const size_t *layers, size_t n_layers,
                                   double clip, const char *fn) {
@@ -51,6 +52,7 @@ nplm_status_t nplm_model_create_mlp(nplm_model_t **out, const size_t *layers, si
 
 void nplm_model_free(nplm_model_t *m) {
   if (!m) return;
+  nplm__free(m->k_data);
   nplm__free(m->params);
   nplm__free(m);
 }
@@ -59,12 +61,22 @@ nplm_model_t *nplm__model_clone(const nplm_model_t *m) {
   nplm_model_t *c = nplm__malloc(sizeof *c);
   if (!c) return NULL;
   *c = *m;
-  c->params = nplm__malloc_array(m->spec.n_params, sizeof *c->params);
+  c->k_data = NULL;
+  c->params = nplm__malloc_array(m->spec.n_params ? m->spec.n_params : 1, sizeof *c->params);
   if (!c->params) {
     nplm__free(c);
     return NULL;
   }
   memcpy(c->params, m->params, m->spec.n_params * sizeof *c->params);
+  if (m->kind == NPLM__MODEL_KERNEL) {
+    const size_t nk = m->k_m * m->d + 2 * m->d;
+    c->k_data = nplm__malloc_array(nk, sizeof *c->k_data);
+    if (!c->k_data) {
+      nplm_model_free(c);
+      return NULL;
+    }
+    memcpy(c->k_data, m->k_data, nk * sizeof *c->k_data);
+  }
   return c;
 }
 
@@ -169,6 +181,34 @@ nplm_status_t nplm__events_pack(nplm__events_t *ev, const double *x, size_t n, s
   return NPLM_OK;
 }
 
+static nplm_status_t kernel_eval(const nplm_model_t *m, const double *x, size_t n, double *f,
+                                 const char *fn) {
+  const nplm__gauss_kernels_t *gk = nplm__gauss_kernels();
+  double *ct = NULL, *alpha = NULL;
+  size_t ldc = 0;
+  if (nplm__kernel_pack_centers(m, &ct, &alpha, &ldc) != NPLM_OK)
+    return nplm__fail(NPLM_ENOMEM, "%s: out of memory", fn);
+  const size_t d = m->d;
+  double *blk = nplm__malloc_array(d * NPLM__BLOCK + NPLM__BLOCK + NPLM__LANES * ldc,
+                                   sizeof(double));
+  if (!blk) {
+    nplm__free(ct);
+    return nplm__fail(NPLM_ENOMEM, "%s: out of memory", fn);
+  }
+  double *fb = blk + d * NPLM__BLOCK, *tmp = fb + NPLM__BLOCK;
+  const double g = 0.5 / (m->k_sigma * m->k_sigma);
+  for (size_t start = 0; start < n; start += NPLM__BLOCK) {
+    size_t count = n - start < NPLM__BLOCK ? n - start : NPLM__BLOCK;
+    nplm__pack_block(x, d, start, count, blk);
+    nplm__kernel_standardise_block(m, blk);
+    gk->hv(blk, d, count, ct, ldc, g, alpha, NULL, tmp, fb, NULL);
+    memcpy(f + start, fb, count * sizeof *f);
+  }
+  nplm__free(blk);
+  nplm__free(ct);
+  return NPLM_OK;
+}
+
 nplm_status_t nplm_model_eval(const nplm_model_t *m, const double *x, size_t n, size_t d,
                               double *f) {
   static const char fn[] = "nplm_model_eval";
@@ -179,7 +219,11 @@ nplm_status_t nplm_model_eval(const nplm_model_t *m, const double *x, size_t n, 
   if (n > 0 && !f) return nplm__fail(NPLM_EINVAL, "%s: f is NULL", fn);
   nplm_status_t s = nplm__check_events(fn, "x", x, n, d, "w", NULL);
   if (s != NPLM_OK) return s;
+  if (m->kind == NPLM__MODEL_KERNEL && m->k_m == 0)
+    return nplm__fail(NPLM_ESTATE, "%s: the kernel model has no centres yet (evaluate the "
+                                   "fitted model from nplm_test_fitted_model)", fn);
   if (n == 0) return NPLM_OK;
+  if (m->kind == NPLM__MODEL_KERNEL) return kernel_eval(m, x, n, f, fn);
   const nplm__mlp_kernels_t *k = nplm__mlp_kernels();
   size_t work_n = nplm__mlp_work_size(&m->spec);
   double *blk = nplm__malloc_array(d * NPLM__BLOCK + NPLM__BLOCK + work_n, sizeof(double));

@@ -9,15 +9,35 @@
 #include "nplm/model.h"
 #undef NPLM_H_INSIDE
 
-enum nplm__model_kind { NPLM__MODEL_MLP = 1 };
+enum nplm__model_kind { NPLM__MODEL_MLP = 1, NPLM__MODEL_KERNEL = 2 };
 
 struct nplm_model {
   int kind;
   size_t d;
-  double clip; /* > 0, INFINITY = none */
-  nplm__mlp_spec_t spec;
-  double *params; /* spec.n_params */
+  double clip; /* > 0, INFINITY = none (kernel models: INFINITY) */
+  nplm__mlp_spec_t spec; /* MLP shape; for a kernel model only n_params (= k_m) is used */
+  double *params;        /* spec.n_params: MLP weights, or the kernel model's alpha */
+  /* kernel models: the family's settings and, once fitted, its centres */
+  size_t k_req;          /* requested centres; 0 = ceil(sqrt(n)) at fit time */
+  double k_sigma, k_lambda;
+  size_t k_m;            /* centres of a fitted model (= spec.n_params); 0 before a fit */
+  double *k_data;        /* k_m * d centres (row-major, standardised coordinates), then the d
+                            shifts and the d scales of the standardisation x~ = (x - shift) *
+                            scale (0 and 1 when inputs are not standardised) */
 };
+
+/* A kernel model with room for m centres (zero alpha, identity standardisation). */
+nplm_status_t nplm__model_new_kernel(nplm_model_t **out, size_t d, size_t n_centers,
+                                     double sigma, double lambda, size_t m, const char *fn);
+/* Centres of a fitted kernel model feature-major and padded (see kernels/gauss.h): *ct has
+ * d * *ldc doubles (padding centres repeat the last one), *alpha ldc (padding 0). Allocated. */
+nplm_status_t nplm__kernel_pack_centers(const nplm_model_t *m, double **ct, double **alpha,
+                                        size_t *ldc);
+/* k of n indices without replacement, increasing, from r (selection sampling). */
+struct nplm__rng;
+void nplm__sample_indices(struct nplm__rng *r, size_t n, size_t k, size_t *out);
+/* Standardise a block of events (feature-major, NPLM__BLOCK) in place with m's transform. */
+void nplm__kernel_standardise_block(const nplm_model_t *m, double *blk);
 
 /* Glorot-uniform weights from the stream (seed, (init, index)); biases zero or, with
  * bias_glorot, Glorot-uniform with bound sqrt(3 / d_out). One draw per parameter, in order. */

@@ -11,8 +11,7 @@
 #include "nuisance/nuisance.h"
 #include "optim/optim.h"
 
-#define LEARN_MAX_ITERATIONS 3000
-#define VALIDATION_EVERY 5 /* every 5th event of every sample is held out */
+#define MIN_EVENTS 5 /* per sample */
 
 nplm_status_t nplm_nuisance_add_shape(nplm_nuisance_t *nu, double sigma, unsigned order,
                                       const size_t *layers, size_t n_layers, size_t *index) {
@@ -116,9 +115,10 @@ static nplm_status_t learn_objective(void *arg, const double *x, double *f, doub
   return NPLM_OK;
 }
 
+/* Every every-th event goes to the validation set (none when every is 0). */
 static nplm_status_t pack_split(const double *x, size_t n, size_t d, const double *w,
-                                nplm__events_t *train, nplm__events_t *valid) {
-  size_t nv = n / VALIDATION_EVERY, nt = n - nv;
+                                size_t every, nplm__events_t *train, nplm__events_t *valid) {
+  size_t nv = every ? n / every : 0, nt = n - nv;
   double *xt = nplm__malloc_array(nt ? nt * d : 1, sizeof *xt);
   double *xv = nplm__malloc_array(nv ? nv * d : 1, sizeof *xv);
   double *wt = nplm__malloc_array(nt ? nt : 1, sizeof *wt);
@@ -127,7 +127,7 @@ static nplm_status_t pack_split(const double *x, size_t n, size_t d, const doubl
   if (!xt || !xv || !wt || !wv) s = nplm__fail(NPLM_ENOMEM, "out of memory");
   size_t it = 0, iv = 0;
   for (size_t i = 0; s == NPLM_OK && i < n; i++) {
-    int to_valid = i % VALIDATION_EVERY == VALIDATION_EVERY - 1 && iv < nv;
+    int to_valid = every && i % every == every - 1 && iv < nv;
     double *dst = to_valid ? xv + iv * d : xt + it * d;
     memcpy(dst, x + i * d, d * sizeof *dst);
     if (to_valid) wv[iv++] = w ? w[i] : 1.0;
@@ -154,7 +154,10 @@ nplm_status_t nplm_nuisance_learn(nplm_nuisance_t *nu, size_t index, size_t d, c
     return nplm__fail(NPLM_EINVAL, "%s: index = %zu is not a shape nuisance added with "
                                    "nplm_nuisance_add_shape", fn, index);
   if (d != nu->d) return nplm__fail(NPLM_EINVAL, "%s: d = %zu but the nuisances have %zu", fn, d, nu->d);
-  if (n0 < VALIDATION_EVERY) return nplm__fail(NPLM_EINVAL, "%s: n0 = %zu is too small", fn, n0);
+  const size_t every = (size_t)nu->opt[NPLM__NO_VALIDATION_EVERY];
+  const size_t n_min = every > MIN_EVENTS ? every : MIN_EVENTS; /* >= 1 validation event */
+  if (n0 < n_min)
+    return nplm__fail(NPLM_EINVAL, "%s: n0 = %zu is too small (need >= %zu)", fn, n0, n_min);
   nplm_status_t s = nplm__check_events(fn, "x0", x0, n0, d, "w0", w0);
   if (s != NPLM_OK) return s;
   if (n_values < 1 || n_values > 64)
@@ -165,8 +168,9 @@ nplm_status_t nplm_nuisance_learn(nplm_nuisance_t *nu, size_t index, size_t d, c
   for (size_t i = 0; i < n_values; i++) {
     if (!isfinite(nu_values[i]) || nu_values[i] == 0.0)
       return nplm__fail(NPLM_EINVAL, "%s: nu_values[%zu] must be finite and non-zero", fn, i);
-    if (n_var[i] < VALIDATION_EVERY)
-      return nplm__fail(NPLM_EINVAL, "%s: n_var[%zu] = %zu is too small", fn, i, n_var[i]);
+    if (n_var[i] < n_min)
+      return nplm__fail(NPLM_EINVAL, "%s: n_var[%zu] = %zu is too small (need >= %zu)", fn, i,
+                        n_var[i], n_min);
     s = nplm__check_events(fn, "x_var[i]", x_var[i], n_var[i], d, "w_var[i]",
                            w_var ? w_var[i] : NULL);
     if (s != NPLM_OK) return s;
@@ -195,16 +199,18 @@ nplm_status_t nplm_nuisance_learn(nplm_nuisance_t *nu, size_t index, size_t d, c
   c.dldk = c.delta + K * B;
   c.gblk = c.dldk + K * B;
   double *theta = c.gblk + P, *lo = theta + K * P, *hi = lo + K * P;
-  s = pack_split(x0, n0, d, w0, &c.samples[0].train, &c.samples[0].valid);
+  s = pack_split(x0, n0, d, w0, every, &c.samples[0].train, &c.samples[0].valid);
   for (size_t i = 0; s == NPLM_OK && i < n_values; i++) {
     learn_sample_t *ls = &c.samples[1 + i];
-    s = pack_split(x_var[i], n_var[i], d, w_var ? w_var[i] : NULL, &ls->train, &ls->valid);
+    s = pack_split(x_var[i], n_var[i], d, w_var ? w_var[i] : NULL, every, &ls->train,
+                   &ls->valid);
     ls->a_pow[0] = 1.0;
     for (int k = 1; k <= 8; k++) ls->a_pow[k] = ls->a_pow[k - 1] * (nu_values[i] / scale);
   }
   if (s == NPLM_OK) {
     for (size_t k = 0; k < K; k++) {
-      nplm__mlp_glorot(spec, 0, 1000 + index * 16 + k, 0, theta + k * P);
+      nplm__mlp_glorot(spec, (uint64_t)nu->opt[NPLM__NO_SEED], 1000 + index * 16 + k, 0,
+                       theta + k * P);
       /* start near delta = 0: small output weights */
       for (size_t p = spec->w_off[spec->n_layers - 1]; p < P; p++) theta[k * P + p] *= 0.01;
     }
@@ -212,14 +218,21 @@ nplm_status_t nplm_nuisance_learn(nplm_nuisance_t *nu, size_t index, size_t d, c
       lo[p] = -INFINITY;
       hi[p] = INFINITY;
     }
-    nplm__lbfgsb_opts_t o = {LEARN_MAX_ITERATIONS, 1e-12, 0.0, 0};
-    if (K * P > 1000) o.memory = 20;
     nplm__optim_report_t rep;
-    s = nplm__lbfgsb(K * P, theta, lo, hi, learn_objective, NULL, &c, &o, &rep);
+    if ((int)nu->opt[NPLM__NO_OPTIMIZER] == 0) { /* NPLM_OPTIMIZER_ADAM */
+      nplm__adam_opts_t o = {(int64_t)nu->opt[NPLM__NO_EPOCHS], nu->opt[NPLM__NO_LEARNING_RATE],
+                             0.9, 0.999, 1e-7, 0.0};
+      s = nplm__adam(K * P, theta, lo, hi, learn_objective, NULL, &c, &o, &rep);
+    } else {
+      nplm__lbfgsb_opts_t o = {(int64_t)nu->opt[NPLM__NO_MAX_ITERATIONS],
+                               nu->opt[NPLM__NO_TOLERANCE], 0.0, 0};
+      if (K * P > 1000) o.memory = 20;
+      s = nplm__lbfgsb(K * P, theta, lo, hi, learn_objective, NULL, &c, &o, &rep);
+    }
     if (s == NPLM_OK || s == NPLM_ENOCONV) {
       double vloss = NAN;
       c.use_valid = 1;
-      nplm_status_t sv = learn_objective(&c, theta, &vloss, NULL);
+      nplm_status_t sv = every ? learn_objective(&c, theta, &vloss, NULL) : NPLM_OK;
       if (sv == NPLM_OK) {
         for (size_t k = 0; k < K; k++)
           memcpy(it->nets[k]->params, theta + k * P, P * sizeof *theta);

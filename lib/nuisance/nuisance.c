@@ -17,6 +17,7 @@ nplm_status_t nplm_nuisance_create(nplm_nuisance_t **out, size_t d) {
   nplm_nuisance_t *nu = nplm__calloc(1, sizeof *nu);
   if (!nu) return nplm__fail(NPLM_ENOMEM, "%s: out of memory", fn);
   nu->d = d;
+  for (int i = 0; i < NPLM__NUIS_N_OPTIONS; i++) nu->opt[i] = nplm__nuis_options[i].dflt;
   *out = nu;
   return NPLM_OK;
 }

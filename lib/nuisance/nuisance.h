@@ -24,8 +24,22 @@ typedef struct nplm__nuis_item {
   double train_loss, valid_loss;
 } nplm__nuis_item_t;
 
+/* learning options (nplm_nuisance_set_int / _set_double), in the order of nplm__nuis_options */
+#define NPLM__NUIS_N_OPTIONS 7
+extern const struct nplm__nuis_option_info {
+  int key;
+  const char *name;
+  int is_int;
+  double lo, hi, dflt;
+} nplm__nuis_options[NPLM__NUIS_N_OPTIONS];
+enum {
+  NPLM__NO_SEED, NPLM__NO_OPTIMIZER, NPLM__NO_EPOCHS, NPLM__NO_LEARNING_RATE,
+  NPLM__NO_MAX_ITERATIONS, NPLM__NO_TOLERANCE, NPLM__NO_VALIDATION_EVERY
+};
+
 struct nplm_nuisance {
   size_t d, n, cap;
+  double opt[NPLM__NUIS_N_OPTIONS]; /* learning options, indexed by NPLM__NO_* */
   size_t n_cols; /* coefficient columns over all shape nuisances */
   nplm__nuis_item_t *items;
 };

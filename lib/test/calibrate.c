@@ -142,9 +142,37 @@ static void toy_task(void *arg, size_t k, int worker) {
     nplm__optim_report_t rep;
     double clip;
     nplm__nuis_fit_t nf = {0.0, 0.0, params + P, params + P + J, {0, 0, 0, 0.0, 0.0}};
-    s = nplm__test_fit(&fc, &data, c->seed, g, params, &clip, &rep, J ? &nf : NULL);
+    nplm__kernel_report_t kr;
+    memset(&kr, 0, sizeof kr);
+    if (c->t->family->kind == NPLM__MODEL_KERNEL) { /* toys one by one, threads inside */
+      s = nplm__kernel_fit(c->t, c->t->pool, &c->stop, &data, c->seed, g, NULL, &kr);
+      rep.f = kr.loss;
+      rep.iterations = kr.iterations;
+      rep.evaluations = kr.passes;
+      rep.converged = kr.converged;
+      rep.pg_norm = kr.residual;
+      if (s == NPLM_OK && !kr.converged) s = NPLM_ENOCONV;
+    } else {
+      s = nplm__test_fit(&fc, &data, c->seed, g, params, &clip, &rep, J ? &nf : NULL);
+    }
     if (s == NPLM_OK || s == NPLM_ENOCONV) {
       c->t_null[k] = -2.0 * rep.f - (J ? nf.delta : 0.0);
+      double *row = c->t->cal_res + k * (NPLM__TOY_COLS + 2 * J), sum_w = 0.0;
+      for (size_t i = 0; i < toy.n; i++) sum_w += toy.w ? toy.w[i] : 1.0;
+      row[NPLM_RESULT_T - 1] = c->t_null[k];
+      row[NPLM_RESULT_LOSS - 1] = rep.f;
+      row[NPLM_RESULT_ITERATIONS - 1] = (double)rep.iterations;
+      row[NPLM_RESULT_CONVERGED - 1] = rep.converged;
+      row[NPLM_RESULT_SECONDS - 1] = nplm__now() - fc.t0;
+      row[NPLM_RESULT_EVALUATIONS - 1] = (double)rep.evaluations;
+      row[NPLM_RESULT_GRADIENT_NORM - 1] = rep.pg_norm;
+      row[NPLM_RESULT_N_DATA - 1] = (double)toy.n;
+      row[NPLM_RESULT_SUM_DATA_WEIGHTS - 1] = sum_w;
+      row[NPLM_RESULT_TAU - 1] = -2.0 * rep.f;
+      row[NPLM_RESULT_DELTA - 1] = J ? nf.delta : 0.0;
+      row[NPLM_RESULT_CENTERS - 1] = (double)kr.m;
+      row[NPLM_RESULT_JITTER - 1] = kr.jitter;
+      if (J) memcpy(row + NPLM__TOY_COLS, params + P, 2 * J * sizeof *row);
       for (size_t i = fc.trace_done; fc.trace && i < fc.trace_len; i++) fc.trace[i] = c->t_null[k];
     }
     if (s == NPLM_ENOCONV) atomic_store(&c->noconv, 1);
@@ -176,15 +204,31 @@ static void toy_task(void *arg, size_t k, int worker) {
 static nplm_status_t calibrate(cal_ctx_t *c) {
   nplm_test_t *t = c->t;
   const char *fn = c->fn;
-  nplm_status_t s = nplm__test_ensure_pool(t, nplm__test_threads(t, c->n_toys));
+  const int kernel = t->family->kind == NPLM__MODEL_KERNEL;
+  nplm_status_t s = nplm__test_ensure_pool(
+      t, nplm__test_threads(t, kernel ? t->ref.n_blocks + 1 : c->n_toys));
   if (s != NPLM_OK) return nplm__prefix_error(s, fn);
+  /* per-toy results (NaN for toys that fail or are not run) */
+  const size_t J = t->nuis ? t->nuis->n : 0, cols = NPLM__TOY_COLS + 2 * J;
+  nplm__free(t->cal_res);
+  t->cal_n = 0;
+  size_t cells;
+  t->cal_res = nplm__mul_size(c->n_toys, cols, &cells) == 0
+                   ? nplm__malloc_array(cells, sizeof *t->cal_res)
+                   : NULL;
+  if (!t->cal_res) return nplm__fail(NPLM_ENOMEM, "%s: out of memory", fn);
+  for (size_t i = 0; i < cells; i++) t->cal_res[i] = NAN;
+  t->cal_n = c->n_toys;
   atomic_init(&c->stop, 0);
   atomic_init(&c->done, 0);
   atomic_init(&c->noconv, 0);
   pthread_mutex_init(&c->lock, NULL);
   c->first_bad = c->n_toys;
   c->t0 = c->last_progress = nplm__now();
-  nplm__pool_run(t->pool, c->n_toys, toy_task, c);
+  if (kernel) /* a kernel fit is BLAS-heavy: toys in turn, each with the pool's threads */
+    for (size_t k = 0; k < c->n_toys; k++) toy_task(c, k, 0);
+  else
+    nplm__pool_run(t->pool, c->n_toys, toy_task, c);
   pthread_mutex_destroy(&c->lock);
   if (c->canceled)
     return nplm__fail(NPLM_ECANCELED, "%s: canceled by the progress callback after %zu of %zu "
@@ -283,4 +327,44 @@ nplm_status_t nplm_test_calibrate_with(nplm_test_t *t, nplm_toy_fn generate, voi
   }
   if (s != NPLM_OK && t) nplm__copy_error(t->msg);
   return s;
+}
+
+nplm_status_t nplm_test_toy_results(const nplm_test_t *t, nplm_result_t key, double *out,
+                                    size_t n_toys) {
+  static const char fn[] = "nplm_test_toy_results";
+  nplm__clear_error();
+  if (!t) return nplm__fail(NPLM_EINVAL, "%s: t is NULL", fn);
+  if (!out) return nplm__fail(NPLM_EINVAL, "%s: out is NULL", fn);
+  if ((int)key < 1 || (int)key > NPLM__TOY_COLS || key == NPLM_RESULT_THREADS)
+    return nplm__fail(NPLM_EINVAL, "%s: result key %d has no per-toy value", fn, (int)key);
+  if (!t->cal_res) return nplm__fail(NPLM_ESTATE, "%s: no calibration has run on this test", fn);
+  if (n_toys != t->cal_n)
+    return nplm__fail(NPLM_EINVAL, "%s: n_toys = %zu but the last calibration had %zu toys", fn,
+                      n_toys, t->cal_n);
+  const size_t cols = NPLM__TOY_COLS + 2 * (t->nuis ? t->nuis->n : 0);
+  for (size_t k = 0; k < n_toys; k++) out[k] = t->cal_res[k * cols + (size_t)key - 1];
+  return NPLM_OK;
+}
+
+nplm_status_t nplm_test_toy_nuisances(const nplm_test_t *t, int which, double *nu,
+                                      size_t n_toys, size_t n_nuisances) {
+  static const char fn[] = "nplm_test_toy_nuisances";
+  nplm__clear_error();
+  if (!t) return nplm__fail(NPLM_EINVAL, "%s: t is NULL", fn);
+  if (which != NPLM_FIT_TAU && which != NPLM_FIT_DELTA)
+    return nplm__fail(NPLM_EINVAL, "%s: which = %d is not an nplm_fit", fn, which);
+  const size_t J = t->nuis ? t->nuis->n : 0;
+  if (n_nuisances != J)
+    return nplm__fail(NPLM_EINVAL, "%s: n_nuisances = %zu but the test has %zu nuisances", fn,
+                      n_nuisances, J);
+  if (!nu && J) return nplm__fail(NPLM_EINVAL, "%s: nu is NULL", fn);
+  if (!t->cal_res) return nplm__fail(NPLM_ESTATE, "%s: no calibration has run on this test", fn);
+  if (n_toys != t->cal_n)
+    return nplm__fail(NPLM_EINVAL, "%s: n_toys = %zu but the last calibration had %zu toys", fn,
+                      n_toys, t->cal_n);
+  const size_t cols = NPLM__TOY_COLS + 2 * J;
+  const size_t first = NPLM__TOY_COLS + (which == NPLM_FIT_TAU ? 0 : J);
+  for (size_t k = 0; k < n_toys; k++)
+    for (size_t j = 0; j < J; j++) nu[k * J + j] = t->cal_res[k * cols + first + j];
+  return NPLM_OK;
 }

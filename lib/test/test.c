@@ -27,6 +27,9 @@ nplm_status_t nplm_test_create(nplm_test_t **out, const nplm_model_t *family,
   if (nuisance && nuisance->d != family->d)
     return nplm__fail(NPLM_EINVAL, "%s: the nuisances have d = %zu but the model %zu", fn,
                       nuisance->d, family->d);
+  if (nuisance && nuisance->n > 0 && family->kind == NPLM__MODEL_KERNEL)
+    return nplm__fail(NPLM_EINVAL, "%s: nuisance parameters are supported with MLP models only "
+                                   "(this family is a kernel model)", fn);
   nplm_test_t *t = nplm__calloc(1, sizeof *t);
   if (!t) return nplm__fail(NPLM_ENOMEM, "%s: out of memory", fn);
   t->family = nplm__model_clone(family);
@@ -60,6 +63,7 @@ void nplm_test_free(nplm_test_t *t) {
   nplm_nuisance_free(t->nuis);
   nplm__free(t->nu_tau);
   nplm__free(t->nu_delta);
+  nplm__free(t->cal_res);
   nplm__free(t->hist_epoch);
   nplm__free(t->hist_t);
   nplm__free(t);
@@ -487,6 +491,43 @@ nplm_status_t nplm_test_run(nplm_test_t *t, const double *x, size_t n, size_t d,
     s = nplm__fail(NPLM_ENOMEM, "%s: out of memory", fn);
     goto out;
   }
+  if (t->family->kind == NPLM__MODEL_KERNEL) {
+    nplm_model_free(fitted);
+    fitted = NULL;
+    nplm__kernel_report_t kr;
+    t->hist_n = 0;
+    s = nplm__kernel_fit(t, t->pool, NULL, &data, (uint64_t)nplm__test_opt(t, NPLM_OPT_SEED), 0,
+                         &fitted, &kr);
+    if (s != NPLM_OK) goto out;
+    if (history_push(t, 1, kr.t)) {
+      s = nplm__fail(NPLM_ENOMEM, "%s: out of memory", fn);
+      goto out;
+    }
+    nplm_model_free(t->fitted);
+    t->fitted = fitted;
+    fitted = NULL;
+    t->has_result = 1;
+    t->loss = kr.loss;
+    t->tau = t->t_value = kr.t;
+    t->delta = 0.0;
+    t->iterations = kr.iterations;
+    t->evaluations = kr.passes;
+    t->converged = kr.converged;
+    t->pg_norm = kr.residual;
+    t->jitter = kr.jitter;
+    t->centers = kr.m;
+    t->threads = nplm__pool_threads(t->pool);
+    t->n_data = n;
+    t->sum_data_w = sum_w;
+    t->seconds = nplm__now() - t0;
+    *t_value = t->t_value;
+    if (!kr.converged) {
+      s = nplm__fail(NPLM_ENOCONV, "%s: conjugate gradient stopped at %lld iterations with a "
+                                   "relative residual of %.3g", fn, (long long)kr.iterations,
+                     kr.residual);
+    }
+    goto out;
+  }
   c.t = t;
   c.mut = t;
   c.pool = t->pool;
@@ -558,6 +599,8 @@ nplm_status_t nplm_test_result(const nplm_test_t *t, nplm_result_t key, double *
     case NPLM_RESULT_SUM_DATA_WEIGHTS: *value = t->sum_data_w; return NPLM_OK;
     case NPLM_RESULT_TAU: *value = t->tau; return NPLM_OK;
     case NPLM_RESULT_DELTA: *value = t->delta; return NPLM_OK;
+    case NPLM_RESULT_CENTERS: *value = (double)t->centers; return NPLM_OK;
+    case NPLM_RESULT_JITTER: *value = t->jitter; return NPLM_OK;
   }
   return nplm__fail(NPLM_EINVAL, "%s: unknown result key %d", fn, (int)key);
 }

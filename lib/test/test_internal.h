@@ -28,7 +28,7 @@ typedef struct nplm__option_info {
 #define NPLM__MAX_MOMENTS (64 * 8 + 1)
 
 /* Every option, in a fixed order; NPLM__N_OPTIONS entries. */
-#define NPLM__N_OPTIONS 18
+#define NPLM__N_OPTIONS 26
 extern const nplm__option_info_t nplm__options[NPLM__N_OPTIONS];
 /* Index of a key in nplm__options, or -1. */
 int nplm__option_index(nplm_option_t key);
@@ -57,10 +57,18 @@ struct nplm_test {
   double *hist_t;
   size_t hist_n, hist_cap;
   double tau, delta;            /* with nuisances: t = tau - delta */
+  double jitter;                /* kernel models: relative jitter of the last fit */
+  size_t centers;               /* kernel models: centres of the last fit */
   double *nu_tau, *nu_delta;    /* fitted nuisances of both fits (nuis->n each) */
+  /* per-toy results of the last calibration: cal_n rows of NPLM__TOY_COLS results (column
+     key - 1 of nplm_result_t) followed by the fitted nu of tau and of Delta (2 nuis->n) */
+  double *cal_res;
+  size_t cal_n;
 
   char msg[NPLM__MSG_SIZE];
 };
+
+#define NPLM__TOY_COLS 14 /* nplm_result_t keys 1 .. 14 */
 
 /* Result of the two fits of a test with nuisances. */
 typedef struct nplm__nuis_fit {
@@ -106,6 +114,24 @@ typedef struct nplm__fit_ctx fit_ctx_t;
 nplm_status_t nplm__test_fit(fit_ctx_t *c, const nplm__events_t *data, uint64_t init_seed,
                              uint64_t init_index, double *params, double *clip,
                              nplm__optim_report_t *rep, nplm__nuis_fit_t *nf);
+/* Outcome of a kernel-model fit. */
+typedef struct nplm__kernel_report {
+  double t, loss;      /* t = -2 L[f] on the training events, L */
+  double residual;     /* relative residual of the last CG solve (0 for the direct solver) */
+  double jitter;       /* largest relative diagonal jitter a factorisation needed */
+  int64_t iterations;  /* CG iterations over all Newton steps */
+  int64_t passes;      /* passes over the events */
+  int converged;       /* every CG solve met its tolerance */
+  size_t m;            /* centres */
+} nplm__kernel_report_t;
+
+/* Fit a kernel family on t's reference and the data (kernel_fit.c): centres from the stream
+ * (seed, index), threads from pool (NULL: one), stop polled between passes. On success the
+ * fitted model goes to *fitted (may be NULL: not wanted). */
+nplm_status_t nplm__kernel_fit(const nplm_test_t *t, nplm__pool_t *pool, atomic_int *stop,
+                               const nplm__events_t *data, uint64_t seed, uint64_t index,
+                               nplm_model_t **fitted, nplm__kernel_report_t *rep);
+
 /* Pack data events (weights w or 1) and, with nuisances, their coefficients and offsets. */
 nplm_status_t nplm__test_pack(const nplm_test_t *t, nplm__events_t *ev, const double *x, size_t n,
                               const double *w, double a_scale, double b_scale);

@@ -97,6 +97,8 @@ nplm_status_t nplm_test_tune_clip(nplm_test_t *t, const double *pool_x, size_t p
   if (!t) return nplm__fail(NPLM_EINVAL, "%s: t is NULL", fn);
   nplm_status_t st = NPLM_OK;
   if (!c_best) st = nplm__fail(NPLM_EINVAL, "%s: c_best is NULL", fn);
+  else if (t->family->kind != NPLM__MODEL_MLP)
+    st = nplm__fail(NPLM_EINVAL, "%s: only MLP families have a weight clip", fn);
   else if (!(c_lo > 0.0) || !(c_hi > c_lo) || !isfinite(c_hi))
     st = nplm__fail(NPLM_EINVAL, "%s: need 0 < c_lo < c_hi < inf (got %g, %g)", fn, c_lo, c_hi);
   else if (max_steps < 2 || max_steps > 100)

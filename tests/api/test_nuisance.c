@@ -379,10 +379,164 @@ Test(systematics, toys_carry_their_own_aux_values) {
   cr_assert_eq(nplm_test_set_aux(t, 0, 0.07), NPLM_OK);
   cr_assert_eq(nplm_test_run(t, x, 1100, 1, NULL, &tv), NPLM_OK);
   cr_assert_eq(tv, tn[0], "toy 0 with nu0 = 0.07: %.17g vs run %.17g", tn[0], tv);
+  /* the per-toy results of the calibration are those of the equivalent run */
+  static const nplm_result_t keys[] = {NPLM_RESULT_T,          NPLM_RESULT_LOSS,
+                                       NPLM_RESULT_ITERATIONS, NPLM_RESULT_CONVERGED,
+                                       NPLM_RESULT_EVALUATIONS, NPLM_RESULT_GRADIENT_NORM,
+                                       NPLM_RESULT_N_DATA,     NPLM_RESULT_SUM_DATA_WEIGHTS,
+                                       NPLM_RESULT_TAU,        NPLM_RESULT_DELTA};
+  for (size_t i = 0; i < sizeof keys / sizeof *keys; i++) {
+    double per_toy[2], run_value;
+    cr_assert_eq(nplm_test_toy_results(t, keys[i], per_toy, 2), NPLM_OK, "%s", nplm_last_error());
+    cr_assert_eq(nplm_test_result(t, keys[i], &run_value), NPLM_OK);
+    cr_assert_eq(per_toy[0], run_value, "key %d: toy %.17g, run %.17g", (int)keys[i], per_toy[0],
+                 run_value);
+    cr_assert(isfinite(per_toy[1]));
+  }
+  double secs[2], tau[2], delta[2], nu_t[2], nu_d[2], run_nu;
+  cr_assert_eq(nplm_test_toy_results(t, NPLM_RESULT_SECONDS, secs, 2), NPLM_OK);
+  cr_assert(secs[0] > 0 && secs[1] > 0);
+  cr_assert_eq(nplm_test_toy_results(t, NPLM_RESULT_TAU, tau, 2), NPLM_OK);
+  cr_assert_eq(nplm_test_toy_results(t, NPLM_RESULT_DELTA, delta, 2), NPLM_OK);
+  cr_assert_eq(tau[1] - delta[1], tn[1]);
+  cr_assert_eq(nplm_test_toy_nuisances(t, NPLM_FIT_TAU, nu_t, 2, 1), NPLM_OK);
+  cr_assert_eq(nplm_test_toy_nuisances(t, NPLM_FIT_DELTA, nu_d, 2, 1), NPLM_OK);
+  cr_assert_eq(nplm_test_nuisances(t, NPLM_FIT_TAU, &run_nu, 1), NPLM_OK);
+  cr_assert_eq(nu_t[0], run_nu);
+  cr_assert_eq(nplm_test_nuisances(t, NPLM_FIT_DELTA, &run_nu, 1), NPLM_OK);
+  cr_assert_eq(nu_d[0], run_nu);
+  cr_assert(nu_d[0] != nu_d[1], "toy 1 has its own fit");
+  /* refused: wrong counts, a key without per-toy values, a bad fit, NULL outputs */
+  cr_assert_eq(nplm_test_toy_results(t, NPLM_RESULT_T, tau, 3), NPLM_EINVAL);
+  cr_assert(strstr(nplm_last_error(), "n_toys") != NULL, "%s", nplm_last_error());
+  cr_assert_eq(nplm_test_toy_results(t, NPLM_RESULT_THREADS, tau, 2), NPLM_EINVAL);
+  cr_assert_eq(nplm_test_toy_results(t, (nplm_result_t)99, tau, 2), NPLM_EINVAL);
+  cr_assert_eq(nplm_test_toy_results(t, NPLM_RESULT_T, NULL, 2), NPLM_EINVAL);
+  cr_assert_eq(nplm_test_toy_results(NULL, NPLM_RESULT_T, tau, 2), NPLM_EINVAL);
+  cr_assert_eq(nplm_test_toy_nuisances(t, 7, nu_t, 2, 1), NPLM_EINVAL);
+  cr_assert_eq(nplm_test_toy_nuisances(t, NPLM_FIT_TAU, nu_t, 2, 2), NPLM_EINVAL);
+  cr_assert(strstr(nplm_last_error(), "n_nuisances") != NULL, "%s", nplm_last_error());
+  cr_assert_eq(nplm_test_toy_nuisances(t, NPLM_FIT_TAU, NULL, 2, 1), NPLM_EINVAL);
+  nplm_model_t *fam2 = NULL;
+  nplm_test_t *fresh = linear_test(nu, &fam2, 1000.0);
+  cr_assert_eq(nplm_test_toy_results(fresh, NPLM_RESULT_T, tau, 2), NPLM_ESTATE);
+  cr_assert_eq(nplm_test_toy_nuisances(fresh, NPLM_FIT_TAU, nu_t, 2, 1), NPLM_ESTATE);
+  nplm_test_free(fresh);
+  nplm_model_free(fam2);
   cr_assert_eq(nplm_test_set_aux(t, 0, 0.0), NPLM_OK);
   cr_assert_eq(nplm_test_run(t, x, 1100, 1, NULL, &tv), NPLM_OK);
   cr_assert_neq(tv, tn[0], "the aux value matters");
   nplm_test_free(t);
   nplm_model_free(family);
+  nplm_nuisance_free(nu);
+}
+
+/* Learning options: defaults, typed setters that refuse wrong types and ranges, and each
+ * option changing what nplm_nuisance_learn() does. */
+static nplm_status_t learn_small(nplm_nuisance_t *nu, double *train, double *valid, double *d1) {
+  enum { N = 3000, NV = 2 };
+  static double x0[N], xv[NV][N];
+  const double nus[NV] = {-0.25, 0.25};
+  uint64_t s = 77;
+  for (int i = 0; i < N; i++) x0[i] = expo(&s);
+  for (int v = 0; v < NV; v++)
+    for (int i = 0; i < N; i++) xv[v][i] = expo(&s) * exp(nus[v]);
+  const double *xs[NV] = {xv[0], xv[1]};
+  const size_t ns[NV] = {N, N};
+  nplm_status_t st = nplm_nuisance_learn(nu, 0, 1, x0, N, NULL, NV, nus, xs, ns, NULL);
+  if (st != NPLM_OK) return st;
+  cr_assert_eq(nplm_nuisance_learned_loss(nu, 0, train, valid), NPLM_OK);
+  /* delta_1 (order 1 model) at x = 0.5, 1, 2 from log r at nu = 1 */
+  const double px[3] = {0.5, 1.0, 2.0}, one[1] = {1.0};
+  return nplm_nuisance_log_ratio(nu, one, px, 3, 1, d1);
+}
+
+static nplm_nuisance_t *small_shape(void) {
+  const size_t layers[] = {1, 3, 1};
+  nplm_nuisance_t *nu = NULL;
+  cr_assert_eq(nplm_nuisance_create(&nu, 1), NPLM_OK);
+  cr_assert_eq(nplm_nuisance_add_shape(nu, 0.1, 1, layers, 3, NULL), NPLM_OK);
+  return nu;
+}
+
+Test(nuisance, learning_options) {
+  nplm_nuisance_t *nu = small_shape();
+  double v;
+  cr_assert_eq(nplm_nuisance_get_option(nu, NPLM_NUIS_OPT_MAX_ITERATIONS, &v), NPLM_OK);
+  cr_assert_eq(v, 3000.0);
+  cr_assert_eq(nplm_nuisance_get_option(nu, NPLM_NUIS_OPT_OPTIMIZER, &v), NPLM_OK);
+  cr_assert_eq(v, (double)NPLM_OPTIMIZER_LBFGSB);
+  cr_assert_eq(nplm_nuisance_get_option(nu, NPLM_NUIS_OPT_VALIDATION_EVERY, &v), NPLM_OK);
+  cr_assert_eq(v, 5.0);
+  /* refused: wrong type, out of range, 1, unknown key, NULL handle or output */
+  cr_assert_eq(nplm_nuisance_set_int(nu, NPLM_NUIS_OPT_LEARNING_RATE, 1), NPLM_EINVAL);
+  cr_assert(strstr(nplm_last_error(), "learning_rate") != NULL, "%s", nplm_last_error());
+  cr_assert_eq(nplm_nuisance_set_double(nu, NPLM_NUIS_OPT_EPOCHS, 2.5), NPLM_EINVAL);
+  cr_assert_eq(nplm_nuisance_set_double(nu, NPLM_NUIS_OPT_TOLERANCE, (double)NAN), NPLM_EINVAL);
+  cr_assert_eq(nplm_nuisance_set_double(nu, NPLM_NUIS_OPT_LEARNING_RATE, -1e-3), NPLM_EINVAL);
+  cr_assert_eq(nplm_nuisance_set_int(nu, NPLM_NUIS_OPT_OPTIMIZER, 2), NPLM_EINVAL);
+  cr_assert_eq(nplm_nuisance_set_int(nu, NPLM_NUIS_OPT_MAX_ITERATIONS, 0), NPLM_EINVAL);
+  cr_assert_eq(nplm_nuisance_set_int(nu, NPLM_NUIS_OPT_VALIDATION_EVERY, 1), NPLM_EINVAL);
+  cr_assert(strstr(nplm_last_error(), "validation_every") != NULL, "%s", nplm_last_error());
+  cr_assert_eq(nplm_nuisance_set_int(nu, (nplm_nuisance_option_t)999, 1), NPLM_EINVAL);
+  cr_assert_eq(nplm_nuisance_set_int(NULL, NPLM_NUIS_OPT_SEED, 1), NPLM_EINVAL);
+  cr_assert(strstr(nplm_last_error(), "nu is NULL") != NULL, "%s", nplm_last_error());
+  cr_assert_eq(nplm_nuisance_get_option(nu, NPLM_NUIS_OPT_SEED, NULL), NPLM_EINVAL);
+  cr_assert_eq(nplm_nuisance_get_option(nu, NPLM_NUIS_OPT_MAX_ITERATIONS, &v), NPLM_OK);
+  cr_assert_eq(v, 3000.0, "a refused value leaves the option unchanged");
+  cr_assert_eq(nplm_nuisance_set_double(nu, NPLM_NUIS_OPT_MAX_ITERATIONS, 40.0), NPLM_OK);
+  cr_assert_eq(nplm_nuisance_get_option(nu, NPLM_NUIS_OPT_MAX_ITERATIONS, &v), NPLM_OK);
+  cr_assert_eq(v, 40.0);
+  nplm_nuisance_free(nu);
+
+  /* the default fit, then one stopped after 2 iterations: a higher training loss */
+  double tl_full, vl_full, d_full[3], tl, vl, d[3];
+  nu = small_shape();
+  cr_assert_eq(learn_small(nu, &tl_full, &vl_full, d_full), NPLM_OK, "%s", nplm_last_error());
+  nplm_nuisance_free(nu);
+  const double want[3] = {-0.5, 0.0, 1.0}; /* delta_1 = x - 1 */
+  for (int i = 0; i < 3; i++)
+    cr_assert(fabs(d_full[i] - want[i]) < 0.2, "delta_1[%d] = %g", i, d_full[i]);
+  nu = small_shape();
+  cr_assert_eq(nplm_nuisance_set_int(nu, NPLM_NUIS_OPT_MAX_ITERATIONS, 2), NPLM_OK);
+  cr_assert_eq(learn_small(nu, &tl, &vl, d), NPLM_OK);
+  cr_assert(tl > tl_full * 1.001, "2 iterations: %.9g, full: %.9g", tl, tl_full);
+  nplm_nuisance_free(nu);
+  /* another seed: another start, the same minimum up to the optimiser's tolerance */
+  nu = small_shape();
+  cr_assert_eq(nplm_nuisance_set_int(nu, NPLM_NUIS_OPT_SEED, 5), NPLM_OK);
+  cr_assert_eq(learn_small(nu, &tl, &vl, d), NPLM_OK);
+  cr_assert(memcmp(d, d_full, sizeof d) != 0, "the seed must change the start");
+  cr_assert(fabs(tl - tl_full) < 1e-3 * tl_full, "seed 5: %.9g, seed 0: %.9g", tl, tl_full);
+  nplm_nuisance_free(nu);
+  /* no validation split: more training events (a larger sum of squares), NaN validation loss */
+  nu = small_shape();
+  cr_assert_eq(nplm_nuisance_set_int(nu, NPLM_NUIS_OPT_VALIDATION_EVERY, 0), NPLM_OK);
+  cr_assert_eq(learn_small(nu, &tl, &vl, d), NPLM_OK);
+  cr_assert(isnan(vl));
+  cr_assert(fabs(tl / (tl_full + vl_full) - 1.0) < 0.02, "all events: %g, split: %g + %g", tl,
+            tl_full, vl_full);
+  nplm_nuisance_free(nu);
+  /* a split so coarse that a sample has no validation event is refused, naming the sample */
+  nu = small_shape();
+  cr_assert_eq(nplm_nuisance_set_int(nu, NPLM_NUIS_OPT_VALIDATION_EVERY, 1000), NPLM_OK);
+  double x0[500], x1[500];
+  for (int i = 0; i < 500; i++) x0[i] = x1[i] = 0.001 * i;
+  const double *xs[1] = {x1}, nus1[1] = {0.1};
+  const size_t ns[1] = {500};
+  cr_assert_eq(nplm_nuisance_learn(nu, 0, 1, x0, 500, NULL, 1, nus1, xs, ns, NULL), NPLM_EINVAL);
+  cr_assert(strstr(nplm_last_error(), "n0") != NULL, "%s", nplm_last_error());
+  nplm_nuisance_free(nu);
+  /* Adam: reaches the quasi-Newton minimum's loss closely */
+  nu = small_shape();
+  cr_assert_eq(nplm_nuisance_set_int(nu, NPLM_NUIS_OPT_OPTIMIZER, NPLM_OPTIMIZER_ADAM), NPLM_OK);
+  cr_assert_eq(nplm_nuisance_set_int(nu, NPLM_NUIS_OPT_EPOCHS, 3000), NPLM_OK);
+  cr_assert_eq(nplm_nuisance_set_double(nu, NPLM_NUIS_OPT_LEARNING_RATE, 0.02), NPLM_OK);
+  cr_assert_eq(learn_small(nu, &tl, &vl, d), NPLM_OK);
+  cr_log_info("Adam: %.9g (delta_1 %g %g %g), L-BFGS-B: %.9g", tl, d[0], d[1], d[2], tl_full);
+  cr_assert(memcmp(d, d_full, sizeof d) != 0, "Adam must not follow the quasi-Newton path");
+  cr_assert(tl >= tl_full * (1 - 1e-6) && tl < tl_full * 1.002, "Adam %.9g, L-BFGS-B %.9g", tl,
+            tl_full);
+  for (int i = 0; i < 3; i++) cr_assert(fabs(d[i] - want[i]) < 0.2, "delta_1[%d] = %g", i, d[i]);
   nplm_nuisance_free(nu);
 }

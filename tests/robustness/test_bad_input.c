@@ -1017,7 +1017,7 @@ static int same_value(double a, double b) { return a == b || (isnan(a) && isnan(
 
 Test(options, unknown_keys) {
   nplm_test_t *t = make_test(1);
-  const int unknown[] = {0, -1, 3, 99, 115, 200, 9999, INT32_MAX};
+  const int unknown[] = {0, -1, 3, 99, 115, 199, 208, 9999, INT32_MAX};
   for (size_t i = 0; i < sizeof unknown / sizeof unknown[0]; i++) {
     const nplm_option_t k = (nplm_option_t)unknown[i];
     char what[128];
@@ -1229,7 +1229,7 @@ Test(results, bad_arguments) {
                   "result t NULL");
   expect_fail_msg(nplm_test_result(t, NPLM_RESULT_T, NULL), NPLM_EINVAL, "nplm_test_result",
                   "value", "result value NULL");
-  const int unknown[] = {0, -1, 13, 9999};
+  const int unknown[] = {0, -1, 15, 9999};
   for (size_t i = 0; i < sizeof unknown / sizeof unknown[0]; i++)
     expect_fail_msg(nplm_test_result(t, (nplm_result_t)unknown[i], &v), NPLM_EINVAL,
                     "nplm_test_result", "key", "result with an unknown key");

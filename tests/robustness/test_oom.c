@@ -312,3 +312,181 @@ Test(oom, hook_counts_and_fails_once) {
   nplm__free(e);
   assert_no_leaks();
 }
+
+/* The systematics and calibration paths under the same injection: nuisance handle and options,
+ * learning (with its validation split), module save/load, a test with nuisances, a calibration
+ * with per-toy results and pulls. */
+typedef struct sys_outcome {
+  outcome_t base;
+  double log_r[N_EVAL];
+  double t_null[2], tau[2], nu_delta[4];
+} sys_outcome_t;
+
+static void sys_scenario(sys_outcome_t *so, long k, int threads) {
+  outcome_t *o = &so->base;
+  memset(so, 0, sizeof *so);
+  o->k = k;
+  static const size_t coef[3] = {1, 3, 1}, layers[3] = {1, 4, 1};
+  const double nus[2] = {-0.2, 0.2}, at[2] = {0.1, 0.05};
+  static double xv[2][N_REF];
+  for (int i = 0; i < N_REF; i++) xv[0][i] = g_ref[i] * exp(nus[0]), xv[1][i] = g_eval[i % N_EVAL];
+  const double *x_var[2] = {xv[0], xv[1]};
+  const size_t n_var[2] = {N_REF, N_REF};
+  nplm_nuisance_t *nu = NULL, *loaded = NULL;
+  nplm_model_t *m = NULL;
+  nplm_test_t *t = NULL;
+  size_t is = 0, in = 0;
+
+  nplm__alloc_fail_after(k);
+  STEP("nplm_nuisance_create", NULL, nplm_nuisance_create(&nu, 1));
+  STEP("nplm_nuisance_add_shape", NULL, nplm_nuisance_add_shape(nu, 0.1, 1, coef, 3, &is));
+  STEP("nplm_nuisance_add_norm", NULL, nplm_nuisance_add_norm(nu, 0.05, &in));
+  STEP("nplm_nuisance_set_int", NULL, nplm_nuisance_set_int(nu, NPLM_NUIS_OPT_MAX_ITERATIONS, 8));
+  STEP("nplm_nuisance_learn", NULL,
+       nplm_nuisance_learn(nu, is, 1, g_ref, N_REF, NULL, 2, nus, x_var, n_var, NULL));
+  STEP("nplm_nuisance_save", NULL, nplm_nuisance_save(nu, g_path));
+  STEP("nplm_nuisance_load", NULL, nplm_nuisance_load(&loaded, g_path));
+  STEP("nplm_nuisance_log_ratio", NULL,
+       nplm_nuisance_log_ratio(loaded, at, g_eval, N_EVAL, 1, so->log_r));
+  STEP("nplm_model_create_mlp", NULL, nplm_model_create_mlp(&m, layers, 3, 9.0));
+  STEP("nplm_test_create", NULL, nplm_test_create(&t, m, loaded));
+  STEP("nplm_test_set_int", t, nplm_test_set_int(t, NPLM_OPT_THREADS, threads));
+  STEP("nplm_test_set_int", t, nplm_test_set_int(t, NPLM_OPT_OPTIMIZER, NPLM_OPTIMIZER_LBFGSB));
+  STEP("nplm_test_set_int", t, nplm_test_set_int(t, NPLM_OPT_MAX_ITERATIONS, 15));
+  STEP("nplm_test_set_reference", t,
+       nplm_test_set_reference(t, g_ref, N_REF, 1, NULL, (double)N_DATA));
+  {
+    nplm_status_t s = nplm_test_calibrate(t, g_eval, N_EVAL, 1, NULL, 2, 5, so->t_null);
+    if (s == NPLM_ENOCONV) s = NPLM_OK;
+    if (!step_status(o, s, "nplm_test_calibrate", t, "nplm_test_calibrate")) {
+      if (o->bad) goto cleanup;
+      s = nplm_test_calibrate(t, g_eval, N_EVAL, 1, NULL, 2, 5, so->t_null);
+      if (!retry_status(o, s == NPLM_ENOCONV ? NPLM_OK : s, "nplm_test_calibrate")) goto cleanup;
+    }
+  }
+  STEP("nplm_test_toy_results", NULL, nplm_test_toy_results(t, NPLM_RESULT_TAU, so->tau, 2));
+  STEP("nplm_test_toy_nuisances", NULL,
+       nplm_test_toy_nuisances(t, NPLM_FIT_DELTA, so->nu_delta, 2, 2));
+  o->complete = 1;
+
+cleanup:
+  if (nplm__alloc_count() >= k && k > 0) o->triggered = 1;
+  nplm_test_free(t);
+  nplm_model_free(m);
+  nplm_nuisance_free(loaded);
+  nplm_nuisance_free(nu);
+  nplm__alloc_fail_after(0);
+}
+
+Test(oom, systematics_and_calibration) {
+  setup_files();
+  sys_outcome_t *b = malloc(sizeof *b), *o = malloc(sizeof *o);
+  cr_assert(b && o);
+  sys_scenario(b, 0, 2);
+  cr_assert(!b->base.bad, "%s", b->base.bad_what);
+  cr_assert(b->base.complete, "the undisturbed scenario did not complete");
+  cr_assert(isfinite(b->t_null[0]) && isfinite(b->t_null[1]) && isfinite(b->nu_delta[3]));
+  long k;
+  int finished = 0, saw_enomem = 0;
+  for (k = 1; k <= MAX_K; k++) {
+    sys_scenario(o, k, 2);
+    assert_no_leaks_at(k);
+    cr_assert(!o->base.bad, "%s", o->base.bad_what);
+    cr_assert(!o->base.unnamed, "%s", o->base.unnamed_what);
+    cr_assert(o->base.complete, "k = %ld: the scenario stopped early", k);
+    saw_enomem |= o->base.enomem > 0;
+    cr_assert(memcmp(o->log_r, b->log_r, sizeof b->log_r) == 0, "k = %ld: log r differs", k);
+    cr_assert(memcmp(o->t_null, b->t_null, sizeof b->t_null) == 0 &&
+                  memcmp(o->tau, b->tau, sizeof b->tau) == 0 &&
+                  memcmp(o->nu_delta, b->nu_delta, sizeof b->nu_delta) == 0,
+              "k = %ld: the calibration differs from the undisturbed run", k);
+    if (!o->base.triggered) {
+      finished = 1;
+      break;
+    }
+  }
+  cr_assert(finished, "the scenario still failed at k = %d", MAX_K);
+  cr_assert(saw_enomem, "no k produced NPLM_ENOMEM");
+  cr_assert(k > 10, "the scenario made only %ld allocations", k - 1);
+  cr_log_info("systematics scenario: %ld allocations, each failed once", k - 1);
+  free(b);
+  free(o);
+  unlink(g_path);
+}
+
+/* The kernel model under the same injection: both solvers, the fitted model's file, a
+ * calibration and the width heuristic. */
+typedef struct kern_outcome {
+  outcome_t base;
+  double t_direct, t_cg, t_null[2], sigma;
+  double f[N_EVAL];
+} kern_outcome_t;
+
+static void kern_scenario(kern_outcome_t *ko, long k, int threads) {
+  outcome_t *o = &ko->base;
+  memset(ko, 0, sizeof *ko);
+  o->k = k;
+  nplm_model_t *m = NULL, *loaded = NULL;
+  nplm_test_t *t = NULL;
+  const nplm_model_t *fitted = NULL;
+  nplm__alloc_fail_after(k);
+  STEP("nplm_kernel_sigma_heuristic", NULL,
+       nplm_kernel_sigma_heuristic(g_ref, N_REF, 1, 100, 0.9, 3, &ko->sigma));
+  STEP("nplm_model_create_kernel", NULL, nplm_model_create_kernel(&m, 1, 24, 0.7, 1e-6));
+  STEP("nplm_test_create", NULL, nplm_test_create(&t, m, NULL));
+  STEP("nplm_test_set_int", t, nplm_test_set_int(t, NPLM_OPT_THREADS, threads));
+  STEP("nplm_test_set_int", t, nplm_test_set_int(t, NPLM_OPT_STANDARDIZE, 1));
+  STEP("nplm_test_set_reference", t,
+       nplm_test_set_reference(t, g_ref, N_REF, 1, NULL, (double)N_DATA));
+  STEP("nplm_test_set_int", t, nplm_test_set_int(t, NPLM_OPT_KERNEL_SOLVER, NPLM_SOLVER_DIRECT));
+  STEP("nplm_test_run", t, nplm_test_run(t, g_data, N_DATA, 1, NULL, &ko->t_direct));
+  STEP("nplm_test_set_int", t, nplm_test_set_int(t, NPLM_OPT_KERNEL_SOLVER, NPLM_SOLVER_CG));
+  STEP("nplm_test_set_int", t, nplm_test_set_int(t, NPLM_OPT_NEWTON_STEPS, 2));
+  STEP("nplm_test_run", t, nplm_test_run(t, g_data, N_DATA, 1, NULL, &ko->t_cg));
+  STEP("nplm_test_fitted_model", NULL, nplm_test_fitted_model(t, &fitted));
+  STEP("nplm_model_save", NULL, nplm_model_save(fitted, g_path));
+  STEP("nplm_model_load", NULL, nplm_model_load(&loaded, g_path));
+  STEP("nplm_model_eval", NULL, nplm_model_eval(loaded, g_eval, N_EVAL, 1, ko->f));
+  STEP("nplm_test_calibrate", t, nplm_test_calibrate(t, g_eval, N_EVAL, 1, NULL, 2, 9, ko->t_null));
+  o->complete = 1;
+cleanup:
+  if (nplm__alloc_count() >= k && k > 0) o->triggered = 1;
+  nplm_model_free(loaded);
+  nplm_test_free(t);
+  nplm_model_free(m);
+  nplm__alloc_fail_after(0);
+}
+
+Test(oom, kernel_model) {
+  setup_files();
+  kern_outcome_t *b = malloc(sizeof *b), *o = malloc(sizeof *o);
+  cr_assert(b && o);
+  kern_scenario(b, 0, 2);
+  cr_assert(!b->base.bad, "%s", b->base.bad_what);
+  cr_assert(b->base.complete, "the undisturbed scenario did not complete");
+  cr_assert(isfinite(b->t_direct) && isfinite(b->t_cg) && isfinite(b->t_null[1]));
+  long k;
+  int finished = 0, saw_enomem = 0;
+  for (k = 1; k <= MAX_K; k++) {
+    kern_scenario(o, k, 2);
+    assert_no_leaks_at(k);
+    cr_assert(!o->base.bad, "%s", o->base.bad_what);
+    cr_assert(!o->base.unnamed, "%s", o->base.unnamed_what);
+    cr_assert(o->base.complete, "k = %ld: the scenario stopped early", k);
+    saw_enomem |= o->base.enomem > 0;
+    cr_assert(o->t_direct == b->t_direct && o->t_cg == b->t_cg && o->sigma == b->sigma &&
+                  memcmp(o->t_null, b->t_null, sizeof b->t_null) == 0 &&
+                  memcmp(o->f, b->f, sizeof b->f) == 0,
+              "k = %ld: results differ from the undisturbed run", k);
+    if (!o->base.triggered) {
+      finished = 1;
+      break;
+    }
+  }
+  cr_assert(finished, "the scenario still failed at k = %d", MAX_K);
+  cr_assert(saw_enomem, "no k produced NPLM_ENOMEM");
+  cr_log_info("kernel scenario: %ld allocations, each failed once", k - 1);
+  free(b);
+  free(o);
+  unlink(g_path);
+}

@@ -363,3 +363,62 @@ Test(gradient, backprop_of_a_given_derivative) {
   cr_assert(memcmp(g1, g3, sizeof g1) == 0, "every path gives the same bits");
   free_problem(&pr);
 }
+
+/* Gaussian-kernel blocks: rows against exp of the squared distance computed here, the fused
+ * pass against sums of those rows, and identical bits on every path. */
+#include "kernels/gauss.h"
+
+NPLM_LEAK_CHECKED_SUITE(gauss);
+
+Test(gauss, rows_and_fused_pass_match_a_scalar_reference_on_every_path) {
+  enum { D = 3, M = 21, LD = 24, NE = 100 };
+  static double x[D * NPLM__BLOCK], ct[D * LD], v[LD], dw[NPLM__BLOCK];
+  for (int i = 0; i < D * NPLM__BLOCK; i++) x[i] = 4.0 * urand() - 2.0;
+  for (int j = 0; j < D; j++)
+    for (int i = 0; i < LD; i++) ct[j * LD + i] = i < M ? 4.0 * urand() - 2.0 : 0.0;
+  for (int i = 0; i < LD; i++) v[i] = i < M ? urand() - 0.5 : 0.0;
+  for (int e = 0; e < NPLM__BLOCK; e++) dw[e] = urand();
+  cr_assert_eq(nplm__gauss_ld(M), (size_t)LD);
+  const double g = 0.5 / (0.7 * 0.7);
+  static double K0[NPLM__BLOCK * LD], u0[NPLM__BLOCK], acc0[LD], tmp[NPLM__LANES * LD];
+  const nplm__gauss_kernels_t *base = nplm__gauss_kernels_by_name("baseline");
+  cr_assert_not_null(base);
+  base->rows(x, D, NE, ct, LD, g, K0, LD);
+  for (int e = 0; e < NE; e++)
+    for (int i = 0; i < M; i++) {
+      double d2 = 0.0;
+      for (int j = 0; j < D; j++) {
+        double diff = ct[j * LD + i] - x[j * NPLM__BLOCK + e];
+        d2 += diff * diff;
+      }
+      /* exp's own 2 ulp plus the argument's rounding (a few ulp of g d2, times g d2) */
+      double want = exp(-g * d2), tol = (4e-16 + 1e-15 * g * d2) * want;
+      cr_assert(fabs(K0[e * LD + i] - want) <= tol, "k(%d, %d) = %.17g, exp %.17g", e, i,
+                K0[e * LD + i], want);
+    }
+  memset(acc0, 0, sizeof acc0);
+  base->hv(x, D, NE, ct, LD, g, v, dw, tmp, u0, acc0);
+  for (int e = 0; e < NE; e++) {
+    double want = 0.0;
+    for (int i = 0; i < M; i++) want += K0[e * LD + i] * v[i];
+    cr_assert(fabs(u0[e] - want) < 1e-14, "u[%d] = %.17g, rows give %.17g", e, u0[e], want);
+  }
+  for (int i = 0; i < M; i++) {
+    double want = 0.0;
+    for (int e = 0; e < NE; e++) want += K0[e * LD + i] * dw[e] * u0[e];
+    cr_assert(fabs(acc0[i] - want) < 1e-13, "acc[%d] = %.17g, rows give %.17g", i, acc0[i], want);
+  }
+  static const char *names[] = {"avx2", "avx512"};
+  for (int p = 0; p < 2; p++) {
+    const nplm__gauss_kernels_t *k = nplm__gauss_kernels_by_name(names[p]);
+    if (!k) continue; /* not compiled or not supported by this CPU */
+    static double K1[NPLM__BLOCK * LD], u1[NPLM__BLOCK], acc1[LD];
+    k->rows(x, D, NE, ct, LD, g, K1, LD);
+    memset(acc1, 0, sizeof acc1);
+    k->hv(x, D, NE, ct, LD, g, v, dw, tmp, u1, acc1);
+    cr_assert(memcmp(K0, K1, sizeof(double) * NE * LD) == 0, "%s rows differ", names[p]);
+    cr_assert(memcmp(u0, u1, sizeof(double) * NE) == 0, "%s u differs", names[p]);
+    cr_assert(memcmp(acc0, acc1, sizeof acc0) == 0, "%s acc differs", names[p]);
+  }
+  cr_assert_null(nplm__gauss_kernels_by_name("no-such-path"));
+}

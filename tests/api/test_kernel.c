@@ -1,0 +1,467 @@
+/* The kernel (Nystrom) model: the one-step solution against a dense solve written here, the
+ * direct and conjugate-gradient solvers against each other, t against a hand computation from
+ * the fitted alpha, Newton steps reaching the minimum, reproducibility, files, heuristics and
+ * bad input. */
+#include <criterion/criterion.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "nplm/nplm.h"
+#include "../common/leak_check.h"
+
+NPLM_LEAK_CHECKED_SUITE(kernel);
+
+static double unif(uint64_t *s) {
+  *s = *s * 6364136223846793005ull + 1442695040888963407ull;
+  return ((double)(*s >> 11) + 0.5) * 0x1.0p-53;
+}
+static double expo(uint64_t *s) { return -log(unif(s)); }
+
+/* A small 2D problem: weighted reference, data slightly shifted. */
+enum { NR = 400, ND = 60, D2 = 2 };
+static double g_ref[NR * D2], g_w[NR], g_data[ND * D2];
+
+static void make_2d(void) {
+  uint64_t s = 99;
+  for (int i = 0; i < NR; i++) {
+    g_ref[i * D2] = expo(&s);
+    g_ref[i * D2 + 1] = 2.0 * unif(&s) - 1.0;
+    g_w[i] = 0.5 + unif(&s);
+  }
+  for (int i = 0; i < ND; i++) {
+    g_data[i * D2] = expo(&s) * 1.2;
+    g_data[i * D2 + 1] = 2.0 * unif(&s) - 0.8;
+  }
+}
+
+static nplm_test_t *kernel_test(nplm_model_t **m, size_t M, double sigma, double lambda,
+                                int solver) {
+  nplm_test_t *t = NULL;
+  cr_assert_eq(nplm_model_create_kernel(m, D2, M, sigma, lambda), NPLM_OK, "%s",
+               nplm_last_error());
+  cr_assert_eq(nplm_test_create(&t, *m, NULL), NPLM_OK);
+  cr_assert_eq(nplm_test_set_reference(t, g_ref, NR, D2, g_w, 50.0), NPLM_OK);
+  cr_assert_eq(nplm_test_set_int(t, NPLM_OPT_KERNEL_SOLVER, solver), NPLM_OK);
+  cr_assert_eq(nplm_test_set_int(t, NPLM_OPT_THREADS, 2), NPLM_OK);
+  return t;
+}
+
+static double kern(const double *a, const double *b, double sigma) {
+  double s = 0.0;
+  for (int j = 0; j < D2; j++) s += (a[j] - b[j]) * (a[j] - b[j]);
+  return exp(-s / (2.0 * sigma * sigma));
+}
+
+/* Gaussian elimination with partial pivoting: solves A x = b (n x n row-major, destroyed). */
+static void gauss_solve(double *A, double *b, int n) {
+  for (int c = 0; c < n; c++) {
+    int p = c;
+    for (int r = c + 1; r < n; r++)
+      if (fabs(A[r * n + c]) > fabs(A[p * n + c])) p = r;
+    for (int j = 0; j < n; j++) {
+      double tmp = A[c * n + j];
+      A[c * n + j] = A[p * n + j];
+      A[p * n + j] = tmp;
+    }
+    double tb = b[c];
+    b[c] = b[p];
+    b[p] = tb;
+    for (int r = c + 1; r < n; r++) {
+      double f = A[r * n + c] / A[c * n + c];
+      for (int j = c; j < n; j++) A[r * n + j] -= f * A[c * n + j];
+      b[r] -= f * b[c];
+    }
+  }
+  for (int r = n - 1; r >= 0; r--) {
+    double s = b[r];
+    for (int j = r + 1; j < n; j++) s -= A[r * n + j] * b[j];
+    b[r] = s / A[r * n + r];
+  }
+}
+
+/* Everything about a fitted 2D model, recomputed here: W, y of every event, f = K_NM alpha. */
+typedef struct recomputed {
+  int M;
+  double centres[64 * D2], alpha[64], jitter, t;
+  double W[NR + ND], y[NR + ND], f[NR + ND];
+} recomputed_t;
+
+static void recompute(nplm_test_t *t, double sigma, recomputed_t *r) {
+  const nplm_model_t *fm = NULL;
+  cr_assert_eq(nplm_test_fitted_model(t, &fm), NPLM_OK);
+  cr_assert_eq(nplm_model_kind(fm), NPLM_MODEL_KERNEL);
+  r->M = (int)nplm_model_num_params(fm);
+  cr_assert(r->M > 0 && r->M <= 64);
+  cr_assert_eq(nplm_model_kernel_centers(fm, r->centres, (size_t)r->M, D2), NPLM_OK);
+  cr_assert_eq(nplm_model_get_params(fm, r->alpha, (size_t)r->M), NPLM_OK);
+  cr_assert_eq(nplm_test_result(t, NPLM_RESULT_JITTER, &r->jitter), NPLM_OK);
+  cr_assert_eq(nplm_test_result(t, NPLM_RESULT_T, &r->t), NPLM_OK);
+  double sw = 0.0;
+  for (int i = 0; i < NR; i++) sw += g_w[i];
+  for (int e = 0; e < NR + ND; e++) {
+    const double *x = e < NR ? g_ref + e * D2 : g_data + (e - NR) * D2;
+    r->W[e] = e < NR ? g_w[e] * 50.0 / sw : 1.0;
+    r->y[e] = e < NR ? -1.0 : 1.0;
+    double f = 0.0;
+    for (int i = 0; i < r->M; i++) f += r->alpha[i] * kern(x, r->centres + i * D2, sigma);
+    r->f[e] = f;
+  }
+}
+
+Test(kernel, one_step_matches_a_dense_solve_and_t_the_hand_formula) {
+  make_2d();
+  nplm_model_t *m = NULL;
+  const double sigma = 0.8, lambda = 1e-3;
+  nplm_test_t *t = kernel_test(&m, 30, sigma, lambda, NPLM_SOLVER_DIRECT);
+  double tv;
+  cr_assert_eq(nplm_test_run(t, g_data, ND, D2, NULL, &tv), NPLM_OK, "%s",
+               nplm_test_last_error(t));
+  static recomputed_t r;
+  recompute(t, sigma, &r);
+  const int M = r.M, n = NR + ND;
+  cr_assert_eq(M, 30);
+  /* the centres are events of the run, all distinct */
+  for (int i = 0; i < M; i++) {
+    int found = 0;
+    for (int e = 0; e < NR && !found; e++)
+      found = memcmp(r.centres + i * D2, g_ref + e * D2, sizeof(double) * D2) == 0;
+    for (int e = 0; e < ND && !found; e++)
+      found = memcmp(r.centres + i * D2, g_data + e * D2, sizeof(double) * D2) == 0;
+    cr_assert(found, "centre %d is not an event", i);
+    for (int j = 0; j < i; j++)
+      cr_assert(memcmp(r.centres + i * D2, r.centres + j * D2, sizeof(double) * D2) != 0);
+  }
+  /* [(1/n) K_MN C K_NM + lambda (K_MM + eps I)] alpha = (1/n) K_MN C z, C = W/4, z = 2y */
+  static double G[30 * 30], rhs[30];
+  for (int a = 0; a < M; a++) {
+    rhs[a] = 0.0;
+    for (int b = 0; b < M; b++)
+      G[a * M + b] = lambda * (kern(r.centres + a * D2, r.centres + b * D2, sigma) +
+                               (a == b ? r.jitter : 0.0));
+  }
+  for (int e = 0; e < n; e++) {
+    const double *x = e < NR ? g_ref + e * D2 : g_data + (e - NR) * D2;
+    double k[30];
+    for (int a = 0; a < M; a++) k[a] = kern(x, r.centres + a * D2, sigma);
+    for (int a = 0; a < M; a++) {
+      rhs[a] += k[a] * r.W[e] / 4.0 * 2.0 * r.y[e] / n;
+      for (int b = 0; b < M; b++) G[a * M + b] += k[a] * r.W[e] / 4.0 * k[b] / n;
+    }
+  }
+  gauss_solve(G, rhs, M);
+  double amax = 0.0;
+  for (int a = 0; a < M; a++) amax = fmax(amax, fabs(rhs[a]));
+  for (int a = 0; a < M; a++)
+    cr_assert(fabs(r.alpha[a] - rhs[a]) < 1e-8 * amax, "alpha[%d] = %.15g, dense solve %.15g", a,
+              r.alpha[a], rhs[a]);
+  /* t = 2 [sum_D f - sum_R w (e^f - 1)] from the fitted alpha */
+  double th = 0.0;
+  for (int e = 0; e < n; e++) th += e < NR ? -2.0 * r.W[e] * expm1(r.f[e]) : 2.0 * r.f[e];
+  cr_assert(fabs(th - tv) < 1e-10 * fmax(1.0, fabs(th)), "t = %.15g, by hand %.15g", tv, th);
+  cr_assert(tv > 0.0);
+  /* the fitted model evaluates to the same f */
+  const nplm_model_t *fm = NULL;
+  cr_assert_eq(nplm_test_fitted_model(t, &fm), NPLM_OK);
+  double fe[ND];
+  cr_assert_eq(nplm_model_eval(fm, g_data, ND, D2, fe), NPLM_OK);
+  for (int e = 0; e < ND; e++)
+    cr_assert(fabs(fe[e] - r.f[NR + e]) < 1e-11 * fmax(1.0, fabs(r.f[NR + e])), "f[%d]", e);
+  double centers;
+  cr_assert_eq(nplm_test_result(t, NPLM_RESULT_CENTERS, &centers), NPLM_OK);
+  cr_assert_eq(centers, 30.0);
+  nplm_test_free(t);
+  nplm_model_free(m);
+}
+
+/* The weighted logistic objective and its gradient in alpha, recomputed here. */
+static double objective(const recomputed_t *r, double sigma, double lambda, double *grad) {
+  const int M = r->M, n = NR + ND;
+  double L = 0.0;
+  for (int a = 0; a < M; a++) {
+    grad[a] = 0.0;
+    for (int b = 0; b < M; b++) {
+      double kab = kern(r->centres + a * D2, r->centres + b * D2, sigma) + (a == b ? r->jitter : 0);
+      L += 0.5 * lambda * r->alpha[a] * kab * r->alpha[b];
+      grad[a] += lambda * kab * r->alpha[b];
+    }
+  }
+  for (int e = 0; e < n; e++) {
+    const double *x = e < NR ? g_ref + e * D2 : g_data + (e - NR) * D2;
+    const double m = -r->y[e] * r->f[e];
+    L += r->W[e] * (m > 0 ? m + log1p(exp(-m)) : log1p(exp(m))) / n;
+    const double dl = -r->W[e] * r->y[e] / (1.0 + exp(-m)) / n; /* d/df */
+    for (int a = 0; a < M; a++) grad[a] += dl * kern(x, r->centres + a * D2, sigma);
+  }
+  return L;
+}
+
+Test(kernel, newton_steps_reach_the_minimum) {
+  make_2d();
+  const double sigma = 0.8, lambda = 1e-3;
+  double L[2], gnorm[2];
+  for (int run = 0; run < 2; run++) {
+    nplm_model_t *m = NULL;
+    nplm_test_t *t = kernel_test(&m, 30, sigma, lambda, run ? NPLM_SOLVER_CG : NPLM_SOLVER_DIRECT);
+    cr_assert_eq(nplm_test_set_int(t, NPLM_OPT_NEWTON_STEPS, run ? 8 : 1), NPLM_OK);
+    cr_assert_eq(nplm_test_set_double(t, NPLM_OPT_CG_TOLERANCE, 1e-13), NPLM_OK);
+    double tv;
+    cr_assert_eq(nplm_test_run(t, g_data, ND, D2, NULL, &tv), NPLM_OK, "%s",
+                 nplm_test_last_error(t));
+    static recomputed_t r;
+    recompute(t, sigma, &r);
+    double g[64];
+    L[run] = objective(&r, sigma, lambda, g);
+    gnorm[run] = 0.0;
+    for (int a = 0; a < r.M; a++) gnorm[run] = fmax(gnorm[run], fabs(g[a]));
+    nplm_test_free(t);
+    nplm_model_free(m);
+  }
+  cr_log_info("one step: L %.12g |grad| %.3g; eight steps: L %.12g |grad| %.3g", L[0], gnorm[0],
+              L[1], gnorm[1]);
+  cr_assert(L[1] < L[0], "more Newton steps must lower the loss");
+  cr_assert(gnorm[1] < 1e-9, "after 8 steps |grad| = %g", gnorm[1]);
+  cr_assert(gnorm[0] > 1e3 * gnorm[1], "one step is not the minimum here");
+}
+
+/* 1D, ill-conditioned like the benchmark (lambda 1e-6): the two solvers give the same f. */
+Test(kernel, direct_and_cg_solvers_agree) {
+  enum { N1 = 5000, N1D = 100 };
+  static double ref[N1], data[N1D];
+  uint64_t s = 5;
+  for (int i = 0; i < N1; i++) ref[i] = expo(&s);
+  for (int i = 0; i < N1D; i++) data[i] = expo(&s);
+  double tv[2], f[2][50], probe[50];
+  for (int i = 0; i < 50; i++) probe[i] = 0.1 * i;
+  for (int run = 0; run < 2; run++) {
+    nplm_model_t *m = NULL;
+    nplm_test_t *t = NULL;
+    cr_assert_eq(nplm_model_create_kernel(&m, 1, 200, 0.7, 1e-6), NPLM_OK);
+    cr_assert_eq(nplm_test_create(&t, m, NULL), NPLM_OK);
+    cr_assert_eq(nplm_test_set_reference(t, ref, N1, 1, NULL, 100.0), NPLM_OK);
+    cr_assert_eq(nplm_test_set_int(t, NPLM_OPT_KERNEL_SOLVER, run ? NPLM_SOLVER_CG
+                                                                  : NPLM_SOLVER_DIRECT),
+                 NPLM_OK);
+    cr_assert_eq(nplm_test_set_double(t, NPLM_OPT_CG_TOLERANCE, 1e-12), NPLM_OK);
+    cr_assert_eq(nplm_test_run(t, data, N1D, 1, NULL, &tv[run]), NPLM_OK, "%s",
+                 nplm_test_last_error(t));
+    double it;
+    cr_assert_eq(nplm_test_result(t, NPLM_RESULT_ITERATIONS, &it), NPLM_OK);
+    cr_assert(run ? it > 0 : it == 0, "iterations %g", it);
+    const nplm_model_t *fm = NULL;
+    cr_assert_eq(nplm_test_fitted_model(t, &fm), NPLM_OK);
+    cr_assert_eq(nplm_model_eval(fm, probe, 50, 1, f[run]), NPLM_OK);
+    nplm_test_free(t);
+    nplm_model_free(m);
+  }
+  cr_log_info("t direct %.12g, CG %.12g", tv[0], tv[1]);
+  cr_assert(fabs(tv[0] - tv[1]) < 1e-7 * tv[0], "t direct %.12g, CG %.12g", tv[0], tv[1]);
+  for (int i = 0; i < 50; i++)
+    cr_assert(fabs(f[0][i] - f[1][i]) < 1e-6 * (1.0 + fabs(f[0][i])), "f(%g): %.12g vs %.12g",
+              probe[i], f[0][i], f[1][i]);
+}
+
+Test(kernel, calibration_is_reproducible_across_threads_and_shards) {
+  make_2d();
+  static double pool[2000 * D2];
+  uint64_t s = 7;
+  for (int i = 0; i < 2000; i++) {
+    pool[i * D2] = expo(&s);
+    pool[i * D2 + 1] = 2.0 * unif(&s) - 1.0;
+  }
+  for (int solver = NPLM_SOLVER_DIRECT; solver <= NPLM_SOLVER_CG; solver++) {
+    double tn[3][4];
+    for (int run = 0; run < 3; run++) {
+      nplm_model_t *m = NULL;
+      nplm_test_t *t = kernel_test(&m, 0, 0.8, 1e-6, solver);
+      cr_assert_eq(nplm_test_set_int(t, NPLM_OPT_THREADS, run == 0 ? 1 : 2), NPLM_OK);
+      if (run < 2) {
+        cr_assert_eq(nplm_test_calibrate(t, pool, 2000, D2, NULL, 4, 11, tn[run]), NPLM_OK, "%s",
+                     nplm_test_last_error(t));
+      } else { /* two shards of two toys */
+        cr_assert_eq(nplm_test_calibrate(t, pool, 2000, D2, NULL, 2, 11, tn[run]), NPLM_OK);
+        cr_assert_eq(nplm_test_set_int(t, NPLM_OPT_TOY_OFFSET, 2), NPLM_OK);
+        cr_assert_eq(nplm_test_calibrate(t, pool, 2000, D2, NULL, 2, 11, tn[run] + 2), NPLM_OK);
+      }
+      double centers[4];
+      cr_assert_eq(nplm_test_toy_results(t, NPLM_RESULT_CENTERS, centers, run < 2 ? 4 : 2),
+                   NPLM_OK);
+      cr_assert(centers[0] >= 20.0, "M = ceil(sqrt(n)) for n >= 400 events: %g", centers[0]);
+      nplm_test_free(t);
+      nplm_model_free(m);
+    }
+    for (int k = 0; k < 4; k++) {
+      cr_assert(isfinite(tn[0][k]) && tn[0][k] > 0.0, "toy %d: t = %g", k, tn[0][k]);
+      cr_assert(memcmp(&tn[0][k], &tn[1][k], sizeof(double)) == 0, "solver %d toy %d: 1 vs 2 "
+                "threads: %.17g vs %.17g", solver, k, tn[0][k], tn[1][k]);
+      cr_assert(memcmp(&tn[0][k], &tn[2][k], sizeof(double)) == 0, "solver %d toy %d: shards",
+                solver, k);
+    }
+    cr_assert(tn[0][0] != tn[0][1], "toys differ");
+  }
+}
+
+Test(kernel, model_files_round_trip_and_reject_corruption) {
+  make_2d();
+  nplm_model_t *m = NULL;
+  nplm_test_t *t = kernel_test(&m, 12, 0.8, 1e-4, NPLM_SOLVER_AUTO);
+  cr_assert_eq(nplm_test_set_int(t, NPLM_OPT_STANDARDIZE, 1), NPLM_OK);
+  double tv;
+  cr_assert_eq(nplm_test_run(t, g_data, ND, D2, NULL, &tv), NPLM_OK);
+  const nplm_model_t *fm = NULL;
+  cr_assert_eq(nplm_test_fitted_model(t, &fm), NPLM_OK);
+  char path[64];
+  snprintf(path, sizeof path, "/tmp/nplm-kernel-%d.bin", (int)getpid());
+  cr_assert_eq(nplm_model_save(fm, path), NPLM_OK, "%s", nplm_last_error());
+  nplm_model_t *back = NULL;
+  cr_assert_eq(nplm_model_load(&back, path), NPLM_OK, "%s", nplm_last_error());
+  double a[ND], b[ND], sigma, lambda;
+  size_t nc;
+  cr_assert_eq(nplm_model_eval(fm, g_data, ND, D2, a), NPLM_OK);
+  cr_assert_eq(nplm_model_eval(back, g_data, ND, D2, b), NPLM_OK);
+  cr_assert(memcmp(a, b, sizeof a) == 0);
+  cr_assert_eq(nplm_model_kernel_info(back, &nc, &sigma, &lambda), NPLM_OK);
+  cr_assert(nc == 12 && sigma == 0.8 && lambda == 1e-4);
+  cr_assert_eq(nplm_model_kind(back), NPLM_MODEL_KERNEL);
+  nplm_model_free(back);
+  FILE *fp = fopen(path, "rb");
+  static unsigned char good[4096];
+  size_t len = fread(good, 1, sizeof good, fp);
+  fclose(fp);
+  cr_assert(len > 200 && len < sizeof good);
+  for (size_t cut = 0; cut < len; cut += 5) {
+    fp = fopen(path, "wb");
+    fwrite(good, 1, cut, fp);
+    fclose(fp);
+    cr_assert_eq(nplm_model_load(&back, path), NPLM_EFORMAT, "truncated at %zu", cut);
+  }
+  for (size_t i = 0; i < len; i += 3) {
+    good[i] ^= 0x04;
+    fp = fopen(path, "wb");
+    fwrite(good, 1, len, fp);
+    fclose(fp);
+    good[i] ^= 0x04;
+    cr_assert_eq(nplm_model_load(&back, path), NPLM_EFORMAT, "flipped byte %zu", i);
+    cr_assert_null(back);
+  }
+  remove(path);
+  nplm_test_free(t);
+  nplm_model_free(m);
+}
+
+/* Standardised inputs: an affine change of units of the data and reference leaves t unchanged. */
+Test(kernel, standardisation_removes_the_units) {
+  make_2d();
+  double tv[2];
+  static double ref2[NR * D2], data2[ND * D2];
+  for (int i = 0; i < NR * D2; i++) ref2[i] = i % 2 ? 100.0 * g_ref[i] - 3.0 : 0.01 * g_ref[i];
+  for (int i = 0; i < ND * D2; i++) data2[i] = i % 2 ? 100.0 * g_data[i] - 3.0 : 0.01 * g_data[i];
+  for (int run = 0; run < 2; run++) {
+    nplm_model_t *m = NULL;
+    nplm_test_t *t = NULL;
+    cr_assert_eq(nplm_model_create_kernel(&m, D2, 25, 0.9, 1e-5), NPLM_OK);
+    cr_assert_eq(nplm_test_create(&t, m, NULL), NPLM_OK);
+    cr_assert_eq(nplm_test_set_reference(t, run ? ref2 : g_ref, NR, D2, g_w, 50.0), NPLM_OK);
+    cr_assert_eq(nplm_test_set_int(t, NPLM_OPT_STANDARDIZE, 1), NPLM_OK);
+    cr_assert_eq(nplm_test_run(t, run ? data2 : g_data, ND, D2, NULL, &tv[run]), NPLM_OK);
+    nplm_test_free(t);
+    nplm_model_free(m);
+  }
+  cr_assert(fabs(tv[0] - tv[1]) < 1e-8 * tv[0], "t %.15g vs %.15g", tv[0], tv[1]);
+}
+
+Test(kernel, sigma_heuristic_is_the_quantile_of_pairwise_distances) {
+  enum { N = 40 };
+  double x[N * 3], dist[N * (N - 1) / 2];
+  uint64_t s = 3;
+  for (int i = 0; i < N * 3; i++) x[i] = unif(&s);
+  int p = 0;
+  for (int a = 0; a < N; a++)
+    for (int b = a + 1; b < N; b++) {
+      double s2 = 0.0;
+      for (int j = 0; j < 3; j++) s2 += (x[a * 3 + j] - x[b * 3 + j]) * (x[a * 3 + j] - x[b * 3 + j]);
+      dist[p++] = sqrt(s2);
+    }
+  /* sorted by insertion; the 0.9 quantile with linear interpolation */
+  for (int i = 1; i < p; i++)
+    for (int j = i; j > 0 && dist[j - 1] > dist[j]; j--) {
+      double tmp = dist[j];
+      dist[j] = dist[j - 1];
+      dist[j - 1] = tmp;
+    }
+  double pos = 0.9 * (p - 1), want = dist[(int)pos] + (pos - floor(pos)) *
+                                                        (dist[(int)pos + 1] - dist[(int)pos]);
+  double sigma, s1, s2;
+  cr_assert_eq(nplm_kernel_sigma_heuristic(x, N, 3, N, 0.9, 1, &sigma), NPLM_OK);
+  cr_assert(fabs(sigma - want) < 1e-15, "%.17g vs %.17g", sigma, want);
+  cr_assert_eq(nplm_kernel_sigma_heuristic(x, N, 3, 10, 0.9, 1, &s1), NPLM_OK);
+  cr_assert_eq(nplm_kernel_sigma_heuristic(x, N, 3, 10, 0.9, 1, &s2), NPLM_OK);
+  cr_assert_eq(s1, s2, "seeded");
+  cr_assert_eq(nplm_kernel_sigma_heuristic(x, N, 3, 10, 0.9, 2, &s2), NPLM_OK);
+  cr_assert_neq(s1, s2, "another seed, another subsample");
+  cr_assert_eq(nplm_kernel_sigma_heuristic(x, N, 3, 1, 0.9, 1, &s1), NPLM_EINVAL);
+  cr_assert_eq(nplm_kernel_sigma_heuristic(x, N, 3, 10, 1.0, 1, &s1), NPLM_EINVAL);
+  cr_assert_eq(nplm_kernel_sigma_heuristic(x, 1, 3, 10, 0.5, 1, &s1), NPLM_EINVAL);
+  cr_assert_eq(nplm_kernel_sigma_heuristic(NULL, N, 3, 10, 0.5, 1, &s1), NPLM_EINVAL);
+  cr_assert_eq(nplm_kernel_sigma_heuristic(x, N, 3, 10, 0.5, 1, NULL), NPLM_EINVAL);
+  x[5] = NAN;
+  cr_assert_eq(nplm_kernel_sigma_heuristic(x, N, 3, 10, 0.5, 1, &s1), NPLM_EINVAL);
+  cr_assert(strstr(nplm_last_error(), "not finite") != NULL, "%s", nplm_last_error());
+}
+
+Test(kernel, bad_input_is_refused_with_a_message) {
+  nplm_model_t *m = NULL;
+  cr_assert_eq(nplm_model_create_kernel(NULL, 1, 10, 1.0, 1e-6), NPLM_EINVAL);
+  cr_assert_eq(nplm_model_create_kernel(&m, 0, 10, 1.0, 1e-6), NPLM_EINVAL);
+  cr_assert_eq(nplm_model_create_kernel(&m, 1, 10, 0.0, 1e-6), NPLM_EINVAL);
+  cr_assert(strstr(nplm_last_error(), "sigma") != NULL, "%s", nplm_last_error());
+  cr_assert_eq(nplm_model_create_kernel(&m, 1, 10, (double)INFINITY, 1e-6), NPLM_EINVAL);
+  cr_assert_eq(nplm_model_create_kernel(&m, 1, 10, 1.0, -1.0), NPLM_EINVAL);
+  cr_assert(strstr(nplm_last_error(), "lambda") != NULL, "%s", nplm_last_error());
+  cr_assert_eq(nplm_model_create_kernel(&m, 1, ((size_t)1 << 24) + 1, 1.0, 1e-6), NPLM_EINVAL);
+  cr_assert_null(m);
+  cr_assert_eq(nplm_model_create_kernel(&m, 1, 500, 1.0, 1e-6), NPLM_OK);
+  /* the family has no centres */
+  double x[3] = {0.1, 0.2, 0.3}, f[3], c[1];
+  cr_assert_eq(nplm_model_num_params(m), 0u);
+  cr_assert_eq(nplm_model_eval(m, x, 3, 1, f), NPLM_ESTATE);
+  cr_assert_eq(nplm_model_kernel_centers(m, c, 1, 1), NPLM_ESTATE);
+  size_t nc;
+  cr_assert_eq(nplm_model_kernel_info(m, &nc, NULL, NULL), NPLM_OK);
+  cr_assert_eq(nc, 500u);
+  /* nuisances are for MLP models; no weight clip to tune */
+  nplm_nuisance_t *nu = NULL;
+  cr_assert_eq(nplm_nuisance_create(&nu, 1), NPLM_OK);
+  cr_assert_eq(nplm_nuisance_add_norm(nu, 0.1, NULL), NPLM_OK);
+  nplm_test_t *t = NULL;
+  cr_assert_eq(nplm_test_create(&t, m, nu), NPLM_EINVAL);
+  cr_assert(strstr(nplm_last_error(), "kernel") != NULL, "%s", nplm_last_error());
+  nplm_nuisance_free(nu);
+  cr_assert_eq(nplm_test_create(&t, m, NULL), NPLM_OK);
+  double ref[100];
+  uint64_t s = 1;
+  for (int i = 0; i < 100; i++) ref[i] = expo(&s);
+  cr_assert_eq(nplm_test_set_reference(t, ref, 100, 1, NULL, 10.0), NPLM_OK);
+  double tv, best;
+  /* 500 centres but 103 events */
+  cr_assert_eq(nplm_test_run(t, x, 3, 1, NULL, &tv), NPLM_EINVAL);
+  cr_assert(strstr(nplm_test_last_error(t), "500 centres") != NULL, "%s", nplm_test_last_error(t));
+  cr_assert_eq(nplm_test_set_int(t, NPLM_OPT_KERNEL_CENTERS, 50), NPLM_OK);
+  cr_assert_eq(nplm_test_run(t, x, 3, 1, NULL, &tv), NPLM_OK, "%s", nplm_test_last_error(t));
+  cr_assert_eq(nplm_test_tune_clip(t, ref, 100, 1, NULL, 5, 1, 1.0, 2.0, 3, NULL, NULL, &best),
+               NPLM_EINVAL);
+  cr_assert(strstr(nplm_test_last_error(t), "clip") != NULL, "%s", nplm_test_last_error(t));
+  cr_assert_eq(nplm_test_set_int(t, NPLM_OPT_NEWTON_STEPS, 0), NPLM_EINVAL);
+  cr_assert_eq(nplm_test_set_int(t, NPLM_OPT_KERNEL_SOLVER, 3), NPLM_EINVAL);
+  cr_assert_eq(nplm_test_set_double(t, NPLM_OPT_KERNEL_SIGMA, -1.0), NPLM_EINVAL);
+  const size_t layers[] = {1, 2, 1};
+  nplm_model_t *mlp = NULL;
+  cr_assert_eq(nplm_model_create_mlp(&mlp, layers, 3, 1.0), NPLM_OK);
+  cr_assert_eq(nplm_model_kernel_info(mlp, &nc, NULL, NULL), NPLM_EINVAL);
+  cr_assert_eq(nplm_model_kind(mlp), NPLM_MODEL_MLP);
+  nplm_model_free(mlp);
+  nplm_test_free(t);
+  nplm_model_free(m);
+}

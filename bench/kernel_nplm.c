@@ -34,6 +34,13 @@ static int signal_toy(void *user, uint64_t toy, uint64_t seed, nplm_toy_t *out) 
   return rc;
 }
 
+/* A JSON number, or null for NaN/inf. */
+static const char *num(char *buf, size_t len, double v) {
+  if (isfinite(v)) snprintf(buf, len, "%.6g", v);
+  else snprintf(buf, len, "null");
+  return buf;
+}
+
 static int cmp(const void *a, const void *b) {
   double x = *(const double *)a, y = *(const double *)b;
   return (x > y) - (x < y);
@@ -150,14 +157,16 @@ int main(int argc, char **argv) {
   double mean_t = 0.0;
   for (size_t k = 0; k < toys; k++) mean_t += tn[k] / (double)toys;
   qsort(tn, toys, sizeof *tn, cmp);
+  char b1[32], b2[32], b3[32], b4[32], b5[32], b6[32];
   printf("{\"summary\":true,\"case\":\"%s\",\"n_ref\":%zu,\"n_exp\":%g,\"centers\":%zu,"
          "\"sigma\":%g,\"lambda\":%g,\"solver\":\"%s\",\"threads\":%d,\"toys\":%zu,"
-         "\"median_t\":%.4f,\"mean_t\":%.4f,\"dof_fit\":%.3f,\"ks_p_fit\":%.3g,"
-         "\"seconds_per_null_toy\":%.3f,\"signal_toys\":%zu,\"z_median\":%.3f,\"z_16\":%.3f,"
-         "\"z_84\":%.3f,\"z_median_err\":%.3f}\n",
+         "\"median_t\":%.4f,\"mean_t\":%.4f,\"dof_fit\":%s,\"ks_p_fit\":%s,"
+         "\"seconds_per_null_toy\":%.3f,\"signal_toys\":%zu,\"z_median\":%s,\"z_16\":%s,"
+         "\"z_84\":%s,\"z_median_err\":%s}\n",
          cas, n_ref, n_exp, centers, sigma, lambda, solver_name, threads, toys, tn[toys / 2],
-         mean_t, dof, ks_p, sec_null, sig_toys, sens[NPLM_SENS_Z_MEDIAN], sens[NPLM_SENS_Z_16],
-         sens[NPLM_SENS_Z_84], sens[NPLM_SENS_Z_MEDIAN_ERR]);
+         mean_t, num(b1, 32, dof), num(b2, 32, ks_p), sec_null, sig_toys,
+         num(b3, 32, sens[NPLM_SENS_Z_MEDIAN]), num(b4, 32, sens[NPLM_SENS_Z_16]),
+         num(b5, 32, sens[NPLM_SENS_Z_84]), num(b6, 32, sens[NPLM_SENS_Z_MEDIAN_ERR]));
   nplm_test_free(t);
   nplm_model_free(m);
   free(ref), free(pool), free(tn), free(ta);

@@ -80,7 +80,7 @@ typedef enum nplm_option {
                                       before the (isotropic) kernel; default 0. */
   NPLM_OPT_CG_TOLERANCE = 203,   /**< double > 0, < 1; conjugate gradient stops when the residual
                                       norm falls below this fraction of the right-hand side's;
-                                      default 1e-9. */
+                                      default 1e-7 (t to about 1e-8 on the 1D benchmark). */
   NPLM_OPT_CG_MAX_ITERATIONS = 204, /**< int 1 .. 1e6; conjugate-gradient iteration limit per
                                       Newton step; default 1000. */
   NPLM_OPT_KERNEL_CENTERS = 205, /**< int 0 .. 2^24; overrides the kernel model's number of
@@ -512,6 +512,43 @@ NPLM_API NPLM_WARN_UNUSED nplm_status_t nplm_test_toy_results(const nplm_test_t 
 NPLM_API NPLM_WARN_UNUSED nplm_status_t nplm_test_toy_nuisances(const nplm_test_t *t, int which,
                                                                 double *nu, size_t n_toys,
                                                                 size_t n_nuisances);
+
+/** One (M, lambda) point of nplm_test_kernel_scan(). Fields are only appended; test @c size
+ *  before reading a field newer than your headers. */
+typedef struct nplm_kernel_scan_row {
+  size_t size;            /**< sizeof(nplm_kernel_scan_row_t) of the library that filled it. */
+  int64_t centers;        /**< M. */
+  double lambda;          /**< lambda. */
+  int64_t n_toys;         /**< Null toys (the same toys at every point). */
+  double mean_t;          /**< Mean of t over the toys. */
+  double median_t;        /**< Median of t. */
+  double dof_fit;         /**< Maximum-likelihood chi2 dof of the toys (NaN if it fails). */
+  double seconds_per_toy; /**< Median wall-clock seconds of one toy's fit. */
+  int64_t converged;      /**< Toys whose conjugate-gradient solves met the tolerance. */
+} nplm_kernel_scan_row_t;
+
+/** Scan kernel hyper-parameters: for every M in @p centers and lambda in @p lambdas, calibrate
+ *  on the same null toys (as nplm_test_calibrate()) and summarise t and the time per toy, to
+ *  choose the largest affordable M and the smallest stable lambda. The test's own
+ *  ::NPLM_OPT_KERNEL_CENTERS and ::NPLM_OPT_KERNEL_LAMBDA are restored afterwards.
+ *  @param[in,out] t    a test with a kernel family and a reference.
+ *  @param[in] pool_x   pool of null events (see nplm_test_calibrate()).
+ *  @param pool_n       pool size.
+ *  @param d            features.
+ *  @param[in] pool_w   pool weights or NULL.
+ *  @param[in] centers  n_centers values of M, each 1 .. 2^24.
+ *  @param n_centers    >= 1.
+ *  @param[in] lambdas  n_lambdas values of lambda, each in [0, 1e6].
+ *  @param n_lambdas    >= 1.
+ *  @param n_toys       toys per point, >= 2.
+ *  @param seed         the calibration seed.
+ *  @param[out] rows    n_centers x n_lambdas rows, row (a, b) at a * n_lambdas + b.
+ *  @retval NPLM_OK, NPLM_EINVAL, NPLM_ESTATE, NPLM_ENOMEM, NPLM_ENUMERIC, NPLM_ECANCELED
+ *  @since 0.1 */
+NPLM_API NPLM_WARN_UNUSED nplm_status_t nplm_test_kernel_scan(
+    nplm_test_t *t, const double *pool_x, size_t pool_n, size_t d, const double *pool_w,
+    const size_t *centers, size_t n_centers, const double *lambdas, size_t n_lambdas,
+    size_t n_toys, uint64_t seed, nplm_kernel_scan_row_t *rows);
 
 /** The message of the last failing call that changes this handle (calls on a const handle
  *  report through nplm_last_error() only, so that they can run concurrently).

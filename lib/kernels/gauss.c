@@ -6,10 +6,10 @@
 
 #define DECLARE_PATH(isa)                                                                   \
   void nplm__gauss_rows_##isa(const double *x, size_t d, size_t n_ev, const double *ct,     \
-                              size_t ldc, double g, double *K, size_t ldk);                 \
+                              size_t ldc, double *K, size_t ldk);                           \
   void nplm__gauss_hv_##isa(const double *x, size_t d, size_t n_ev, const double *ct,       \
-                            size_t ldc, double g, const double *v, const double *dw,        \
-                            double *tmp, double *u, double *acc);
+                            size_t ldc, const double *v, const double *dw, double *tmp,     \
+                            double *u, double *acc);
 
 DECLARE_PATH(baseline)
 #if defined(NPLM_HAVE_X86_PATHS)

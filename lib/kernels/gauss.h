@@ -16,11 +16,12 @@ static inline size_t nplm__gauss_ld(size_t m) {
   return (m + NPLM__LANES - 1) / NPLM__LANES * NPLM__LANES;
 }
 
-/* k(x, c) = exp(-g |x - c|^2), g = 1 / (2 sigma^2).
+/* Coordinates are pre-scaled by sqrt(g), g = 1 / (2 sigma^2), so that
+ * k(x, c) = exp(-|x - c|^2) (values below e^-708 are 0).
  * Rows: K[e * ldk + i] for events e < n_ev (n_ev <= NPLM__BLOCK) of the block and centres
  * i < ldc (the padding columns are written too); ldk >= ldc. */
 typedef void (*nplm__gauss_rows_fn)(const double *x, size_t d, size_t n_ev, const double *ct,
-                                    size_t ldc, double g, double *K, size_t ldk);
+                                    size_t ldc, double *K, size_t ldk);
 
 /* Fused pass for the conjugate-gradient solver, one block, never storing the block's kernel
  * rows beyond one group of NPLM__LANES events (tmp: NPLM__LANES * ldc doubles):
@@ -29,8 +30,8 @@ typedef void (*nplm__gauss_rows_fn)(const double *x, size_t d, size_t n_ev, cons
  * v and acc have ldc entries (v's padding entries must be 0). v NULL: u = 1 for every event
  * (so that acc += sum_e k(x_e, c_i) dw[e]); u may be NULL (not written). */
 typedef void (*nplm__gauss_hv_fn)(const double *x, size_t d, size_t n_ev, const double *ct,
-                                  size_t ldc, double g, const double *v, const double *dw,
-                                  double *tmp, double *u, double *acc);
+                                  size_t ldc, const double *v, const double *dw, double *tmp,
+                                  double *u, double *acc);
 
 typedef struct nplm__gauss_kernels {
   const char *name;

@@ -1,5 +1,5 @@
 /* Gaussian-kernel blocks (see gauss.h), written once against v8 and compiled per instruction
- * set. Per centre group of 8 lanes: squared distance by fma in feature order, then v8_exp. */
+ * set. Per centre group of 8 lanes: squared distance by fma in feature order, then e^-s. */
 #include "kernels/gauss.h"
 #include "kernels/v8.h"
 
@@ -8,27 +8,26 @@
 #define NAME(f) CAT(f, NPLM__ISA)
 
 void NAME(nplm__gauss_rows)(const double *x, size_t d, size_t n_ev, const double *ct,
-                            size_t ldc, double g, double *K, size_t ldk);
+                            size_t ldc, double *K, size_t ldk);
 void NAME(nplm__gauss_hv)(const double *x, size_t d, size_t n_ev, const double *ct, size_t ldc,
-                          double g, const double *v, const double *dw, double *tmp, double *u,
+                          const double *v, const double *dw, double *tmp, double *u,
                           double *acc);
 
 NPLM__VINLINE v8 kernel8(const double *x, size_t e, size_t d, const double *ct, size_t ldc,
-                         size_t i, v8 ng) {
+                         size_t i) {
   v8 s = v8_set1(0.0);
   for (size_t j = 0; j < d; j++) {
     v8 diff = v8_sub(v8_load(ct + j * ldc + i), v8_set1(x[j * NPLM__BLOCK + e]));
     s = v8_fma(diff, diff, s);
   }
-  return v8_exp(v8_mul(s, ng));
+  return v8_exp_neg(s);
 }
 
 void NAME(nplm__gauss_rows)(const double *x, size_t d, size_t n_ev, const double *ct,
-                            size_t ldc, double g, double *K, size_t ldk) {
-  const v8 ng = v8_set1(-g);
+                            size_t ldc, double *K, size_t ldk) {
   for (size_t e = 0; e < n_ev; e++)
     for (size_t i = 0; i < ldc; i += NPLM__LANES)
-      v8_store(K + e * ldk + i, kernel8(x, e, d, ct, ldc, i, ng));
+      v8_store(K + e * ldk + i, kernel8(x, e, d, ct, ldc, i));
 }
 
 /* Sum of the 8 lanes in a fixed order (the same on every path). */
@@ -39,9 +38,8 @@ NPLM__VINLINE double hsum(v8 a) {
 }
 
 void NAME(nplm__gauss_hv)(const double *x, size_t d, size_t n_ev, const double *ct, size_t ldc,
-                          double g, const double *v, const double *dw, double *tmp, double *u,
+                          const double *v, const double *dw, double *tmp, double *u,
                           double *acc) {
-  const v8 ng = v8_set1(-g);
   for (size_t e0 = 0; e0 < n_ev; e0 += NPLM__LANES) {
     const size_t ne = n_ev - e0 < NPLM__LANES ? n_ev - e0 : NPLM__LANES;
     double ub[NPLM__LANES];
@@ -50,14 +48,14 @@ void NAME(nplm__gauss_hv)(const double *x, size_t d, size_t n_ev, const double *
       if (v) {
         v8 s = v8_set1(0.0);
         for (size_t i = 0; i < ldc; i += NPLM__LANES) {
-          v8 k = kernel8(x, e0 + q, d, ct, ldc, i, ng);
+          v8 k = kernel8(x, e0 + q, d, ct, ldc, i);
           v8_store(row + i, k);
           s = v8_fma(k, v8_load(v + i), s);
         }
         ub[q] = hsum(s);
       } else {
         for (size_t i = 0; i < ldc; i += NPLM__LANES)
-          v8_store(row + i, kernel8(x, e0 + q, d, ct, ldc, i, ng));
+          v8_store(row + i, kernel8(x, e0 + q, d, ct, ldc, i));
         ub[q] = 1.0;
       }
       if (u) u[e0 + q] = ub[q];

@@ -238,4 +238,17 @@ NPLM__VINLINE v8 v8_sigmoid(v8 z) {
   return v8_div(one, v8_add(one, e));
 }
 
+/* e^-s for s >= 0 (Gaussian kernels): the reduction of v8_sigmoid's exp(-z), without overflow
+ * handling; results below e^-708 (subnormal, < 3.3e-308) are returned as 0. */
+NPLM__VINLINE v8 v8_exp_neg(v8 s) {
+  const v8 shift = v8_set1(0x1.8p52), cut = v8_set1(708.0);
+  v8 sc = v8_min(s, cut);
+  v8 t = v8_fma(sc, v8_set1(-0x1.71547652b82fep0), shift); /* shift + round(-sc log2 e) */
+  v8 k = v8_sub(t, shift);
+  v8 r = v8_fma(k, v8_set1(0x1.62e42fefa3800p-1), sc);
+  r = v8_fma(k, v8_set1(0x1.ef35793c7673p-45), r);
+  v8 e = v8_mul(v8_exp_poly_neg(r), v8_pow2_of_shifted(t, shift));
+  return v8_sel_gt(s, cut, v8_set1(0.0), e);
+}
+
 #endif

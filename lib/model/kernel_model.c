@@ -92,19 +92,28 @@ nplm_status_t nplm_model_kernel_centers(const nplm_model_t *m, double *c, size_t
   return NPLM_OK;
 }
 
+double nplm__kernel_coord_scale(double sigma) { return sqrt(0.5) / sigma; }
+
 nplm_status_t nplm__kernel_pack_centers(const nplm_model_t *m, double **ct, double **alpha,
                                         size_t *ldc) {
   const size_t M = m->k_m, d = m->d, ld = nplm__gauss_ld(M);
+  const double q = nplm__kernel_coord_scale(m->k_sigma);
   double *c = nplm__malloc_array(d * ld + ld, sizeof *c);
   if (!c) return nplm__fail(NPLM_ENOMEM, "out of memory");
   for (size_t j = 0; j < d; j++)
-    for (size_t i = 0; i < ld; i++) c[j * ld + i] = m->k_data[(i < M ? i : M - 1) * d + j];
+    for (size_t i = 0; i < ld; i++) c[j * ld + i] = m->k_data[(i < M ? i : M - 1) * d + j] * q;
   double *a = c + d * ld;
   for (size_t i = 0; i < ld; i++) a[i] = i < M ? m->params[i] : 0.0;
   *ct = c;
   if (alpha) *alpha = a;
   *ldc = ld;
   return NPLM_OK;
+}
+
+void nplm__kernel_prepare_block(const nplm_model_t *m, double *blk) {
+  const double q = nplm__kernel_coord_scale(m->k_sigma);
+  nplm__kernel_standardise_block(m, blk);
+  for (size_t i = 0; i < m->d * NPLM__BLOCK; i++) blk[i] *= q;
 }
 
 void nplm__kernel_standardise_block(const nplm_model_t *m, double *blk) {

@@ -196,12 +196,11 @@ static nplm_status_t kernel_eval(const nplm_model_t *m, const double *x, size_t 
     return nplm__fail(NPLM_ENOMEM, "%s: out of memory", fn);
   }
   double *fb = blk + d * NPLM__BLOCK, *tmp = fb + NPLM__BLOCK;
-  const double g = 0.5 / (m->k_sigma * m->k_sigma);
   for (size_t start = 0; start < n; start += NPLM__BLOCK) {
     size_t count = n - start < NPLM__BLOCK ? n - start : NPLM__BLOCK;
     nplm__pack_block(x, d, start, count, blk);
-    nplm__kernel_standardise_block(m, blk);
-    gk->hv(blk, d, count, ct, ldc, g, alpha, NULL, tmp, fb, NULL);
+    nplm__kernel_prepare_block(m, blk);
+    gk->hv(blk, d, count, ct, ldc, alpha, NULL, tmp, fb, NULL);
     memcpy(f + start, fb, count * sizeof *f);
   }
   nplm__free(blk);

@@ -29,8 +29,11 @@ struct nplm_model {
 /* A kernel model with room for m centres (zero alpha, identity standardisation). */
 nplm_status_t nplm__model_new_kernel(nplm_model_t **out, size_t d, size_t n_centers,
                                      double sigma, double lambda, size_t m, const char *fn);
-/* Centres of a fitted kernel model feature-major and padded (see kernels/gauss.h): *ct has
- * d * *ldc doubles (padding centres repeat the last one), *alpha ldc (padding 0). Allocated. */
+/* The factor sqrt(1 / (2 sigma^2)) that kernel coordinates are multiplied by (kernels/gauss.h). */
+double nplm__kernel_coord_scale(double sigma);
+/* Centres of a fitted kernel model feature-major, padded and scaled by the coordinate factor
+ * (see kernels/gauss.h): *ct has d * *ldc doubles (padding centres repeat the last one), *alpha
+ * ldc (padding 0). Allocated. */
 nplm_status_t nplm__kernel_pack_centers(const nplm_model_t *m, double **ct, double **alpha,
                                         size_t *ldc);
 /* k of n indices without replacement, increasing, from r (selection sampling). */
@@ -38,6 +41,8 @@ struct nplm__rng;
 void nplm__sample_indices(struct nplm__rng *r, size_t n, size_t k, size_t *out);
 /* Standardise a block of events (feature-major, NPLM__BLOCK) in place with m's transform. */
 void nplm__kernel_standardise_block(const nplm_model_t *m, double *blk);
+/* Standardise, then multiply by the coordinate factor: a block ready for the kernels. */
+void nplm__kernel_prepare_block(const nplm_model_t *m, double *blk);
 
 /* Glorot-uniform weights from the stream (seed, (init, index)); biases zero or, with
  * bias_glorot, Glorot-uniform with bound sqrt(3 / d_out). One draw per parameter, in order. */

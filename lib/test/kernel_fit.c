@@ -44,7 +44,6 @@ typedef struct kfit {
   nplm__pool_t *pool;
   int threads;
   size_t d, M, ldc, n_blocks, n;
-  double g;           /* 1 / (2 sigma^2) */
   double *x;          /* n_blocks blocks, standardised, feature-major */
   double *ca, *cb;    /* per slot */
   size_t *count;      /* real events per block */
@@ -74,7 +73,7 @@ static void hv_task(void *arg, size_t chunk, int worker) {
   double *tmp = k->tmp + (size_t)worker * NPLM__LANES * k->ldc;
   for (size_t b = b0; b < b1; b++) {
     if (k->stop && atomic_load(k->stop)) return;
-    k->gk->hv(k->x + b * k->d * B, k->d, k->count[b], k->ct, k->ldc, k->g, k->v,
+    k->gk->hv(k->x + b * k->d * B, k->d, k->count[b], k->ct, k->ldc, k->v,
               k->w_acc + b * B, tmp, k->v ? k->f + b * B : NULL, acc);
   }
 }
@@ -98,7 +97,7 @@ static void rows_task(void *arg, size_t i, int worker) {
   (void)worker;
   kfit_t *k = arg;
   const size_t B = NPLM__BLOCK, b = k->batch0 + i;
-  k->gk->rows(k->x + b * k->d * B, k->d, B, k->ct, k->ldc, k->g, k->S + i * B * k->ldc, k->ldc);
+  k->gk->rows(k->x + b * k->d * B, k->d, B, k->ct, k->ldc, k->S + i * B * k->ldc, k->ldc);
 }
 
 /* Fills the matrix to factorise (upper triangle, column-major). */
@@ -140,8 +139,7 @@ static void kernel_mm(kfit_t *k, double *K) {
   const size_t B = NPLM__BLOCK;
   for (size_t b = 0; b < k->c_blocks; b++) {
     size_t cnt = k->M - b * B < B ? k->M - b * B : B;
-    k->gk->rows(k->cblk + b * k->d * B, k->d, cnt, k->ct, k->ldc, k->g, K + b * B * k->ldc,
-                k->ldc);
+    k->gk->rows(k->cblk + b * k->d * B, k->d, cnt, k->ct, k->ldc, K + b * B * k->ldc, k->ldc);
   }
 }
 
@@ -289,10 +287,13 @@ static nplm_status_t solve_cg(kfit_t *k, const double *T, double lambda, const d
     cblas_dtrmv(CblasColMajor, CblasUpper, CblasNoTrans, CblasNonUnit, (int)M, T, (int)ld, gam, 1);
     s = pass_kmn(k, NULL, b); /* b = T^-T (1/n) K_MN r */
   }
+  int zero_start = 1;
+  for (size_t i = 0; i < M; i++) zero_start = zero_start && gam[i] == 0.0;
   if (s == NPLM_OK) {
     for (size_t i = 0; i < M; i++) b[i] /= (double)k->n;
     tt_solve(T, M, ld, b);
-    s = apply_g(k, T, lambda, gam, w, hp);
+    if (zero_start) memset(hp, 0, ld * sizeof *hp); /* H 0 = 0: no pass */
+    else s = apply_g(k, T, lambda, gam, w, hp);
   }
   const double bnorm = sqrt(dot(b, b, M));
   double rz = 0.0, rnorm = 0.0;
@@ -378,7 +379,6 @@ nplm_status_t nplm__kernel_fit(const nplm_test_t *t, nplm__pool_t *pool, atomic_
   k.ldc = nplm__gauss_ld(M);
   k.n_blocks = ref->n_blocks + data->n_blocks;
   k.n = n;
-  k.g = 0.5 / (sigma * sigma);
   k.c_blocks = (M + B - 1) / B;
   const size_t slots_ev = k.n_blocks * B, ld = k.ldc;
   const size_t chunks = (k.n_blocks + CHUNK_BLOCKS - 1) / CHUNK_BLOCKS;
@@ -455,11 +455,16 @@ nplm_status_t nplm__kernel_fit(const nplm_test_t *t, nplm__pool_t *pool, atomic_
     cidx[i] = b * B + e % B; /* now a slot */
     for (size_t j = 0; j < d; j++) fm->k_data[i * d + j] = k.x[(b * d + j) * B + e % B];
   }
+  /* kernel coordinates: multiplied by sqrt(1 / (2 sigma^2)), as nplm_model_eval does */
+  const double q = nplm__kernel_coord_scale(sigma);
+  for (size_t i = 0; i < slots_ev * d; i++) k.x[i] *= q;
   for (size_t j = 0; j < d; j++)
-    for (size_t i = 0; i < ld; i++) k.ct[j * ld + i] = fm->k_data[(i < M ? i : M - 1) * d + j];
+    for (size_t i = 0; i < ld; i++)
+      k.ct[j * ld + i] = fm->k_data[(i < M ? i : M - 1) * d + j] * q;
   for (size_t b = 0; b < k.c_blocks; b++) {
     const size_t cnt_b = M - b * B < B ? M - b * B : B;
     nplm__pack_block(fm->k_data, d, b * B, cnt_b, k.cblk + b * d * B);
+    for (size_t i = 0; i < d * B; i++) k.cblk[b * d * B + i] *= q;
   }
 
   /* K_MM + eps I = T^T T, shared by the Newton steps */
@@ -490,7 +495,7 @@ nplm_status_t nplm__kernel_fit(const nplm_test_t *t, nplm__pool_t *pool, atomic_
       int conv = 0;
       s = solve_cg(&k, T, lambda, dcent, tol, max_iter, alpha, &jitter, &it, &resid, &conv);
       rep->iterations += it;
-      rep->passes += it + 2;
+      rep->passes += it + 1 + (step > 0);
       rep->converged = rep->converged && conv;
     }
     rep->jitter = jitter > kmm_jitter ? jitter : kmm_jitter;

@@ -27,7 +27,7 @@ const nplm__option_info_t nplm__options[NPLM__N_OPTIONS] = {
     {NPLM_OPT_NEWTON_STEPS, "newton_steps", I, 1, 100, 1},
     {NPLM_OPT_KERNEL_SOLVER, "kernel_solver", I, 0, 2, NPLM_SOLVER_AUTO},
     {NPLM_OPT_STANDARDIZE, "standardize", I, 0, 1, 0},
-    {NPLM_OPT_CG_TOLERANCE, "cg_tolerance", D, 0x1p-1074, 0.99999999999999989, 1e-9},
+    {NPLM_OPT_CG_TOLERANCE, "cg_tolerance", D, 0x1p-1074, 0.99999999999999989, 1e-7},
     {NPLM_OPT_CG_MAX_ITERATIONS, "cg_max_iterations", I, 1, 1e6, 1000},
     {NPLM_OPT_KERNEL_CENTERS, "kernel_centers", I, 0, 16777216.0, 0},
     {NPLM_OPT_KERNEL_SIGMA, "kernel_sigma", D, 0, 1.7976931348623157e308, 0},

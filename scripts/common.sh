@@ -5,9 +5,10 @@ set -euo pipefail
 NPLM_ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 NPLM_BUILD_DIR=${NPLM_BUILD_DIR:-$NPLM_ROOT/build}
 
-# Debian 12 packages the build, the tests and the docs need.
+# Debian 12 packages the build, the tests and the docs need (python3-numpy: the nplm command's
+# .npy test; clang: the libFuzzer target of its readers).
 NPLM_PACKAGES=(build-essential meson ninja-build pkg-config libopenblas-pthread-dev liblapacke-dev
-  libcriterion-dev doxygen librandom123-dev valgrind)
+  libcriterion-dev doxygen librandom123-dev valgrind python3 python3-numpy clang)
 
 nplm_install_packages() {
   local missing=()

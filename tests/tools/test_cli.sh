@@ -1,0 +1,108 @@
+#!/bin/sh
+# The nplm command end to end: generate, run (the same t as the C API), the input formats
+# (.npy versions 1-3, float32, big-endian, Fortran order, CSV with a header and column
+# selection), calibrate (shards reproduce one run), eval, --help, and bad input (one line on
+# stderr, non-zero exit). Usage: test_cli.sh NPLM API_T PYTHON
+set -eu
+abspath() { echo "$(cd "$(dirname "$1")" && pwd)/$(basename "$1")"; }
+NPLM=$(abspath "$1") API_T=$(abspath "$2") PY=$3
+W=$(mktemp -d)
+trap 'rm -rf "$W"' EXIT
+cd "$W"
+fail() { echo "FAIL: $*"; exit 1; }
+
+for c in run calibrate tune-clip nuisance-learn eval generate; do
+  "$NPLM" $c --help > help.txt || fail "$c --help exits non-zero"
+  grep -q "usage: nplm" help.txt || fail "$c --help prints no usage"
+done
+
+"$NPLM" generate 1d --events 4000 --seed 1 --out ref.npy > /dev/null
+"$NPLM" generate 1d --poisson 100 --seed 2 --signal gauss:6.4,0.16,8 --out data.csv > /dev/null
+"$NPLM" generate 1d --events 20000 --seed 3 --out pool.npy > /dev/null
+
+# run: the C API's t, bit for bit
+"$NPLM" run --reference ref.npy --data data.csv --n-expected 100 --json run.json --save-model f.bin > out.txt
+T_API=$("$API_T" ref.npy data.csv 100)
+"$PY" - "$T_API" <<'PYEOF' || fail "nplm run t differs from the C API's"
+import json, sys
+t = json.load(open("run.json"))["t"]
+want = float(sys.argv[1])
+assert t == want, (t, want)
+assert "p_chi2" in json.load(open("run.json"))
+PYEOF
+
+# formats: float32 / big-endian / Fortran / versions 2 and 3 / CSV with a header, same values
+"$PY" - <<'PYEOF'
+import numpy as np
+from numpy.lib import format as F
+x = np.load("ref.npy").astype(np.float32).astype(np.float64)  # values exact in float32
+np.save("r64.npy", x)
+np.save("r32be.npy", np.asfortranarray(x.astype(">f4").reshape(-1, 1)))
+with open("r_v2.npy", "wb") as f: F.write_array(f, x.reshape(-1, 1), version=(2, 0))
+with open("r_v3.npy", "wb") as f: F.write_array(f, x.reshape(-1, 1), version=(3, 0))
+two = np.column_stack([np.arange(len(x), dtype=float), x])
+np.savetxt("r.csv", two, delimiter=",", header="index,x", comments="")
+np.save("r2d_f.npy", np.asfortranarray(two))
+PYEOF
+T0=$("$NPLM" run --reference r64.npy --data data.csv --n-expected 100 --json - | "$PY" -c "import json,sys; print(repr(json.load(sys.stdin)['t']))" | tail -1)
+for spec in "r32be.npy" "r_v2.npy" "r_v3.npy" "r.csv --columns x" "r2d_f.npy --columns 1"; do
+  set -- $spec
+  f=$1; shift
+  if [ $# -gt 0 ]; then
+    # column selection applies to both files: give the data the same two columns
+    "$PY" -c "
+import numpy as np
+d = np.loadtxt('data.csv', ndmin=1)
+np.savetxt('d2.csv', np.column_stack([np.zeros(len(d)), d]), delimiter=',', header='index,x', comments='')"
+    T=$("$NPLM" run --reference "$f" --data d2.csv "$@" --n-expected 100 --json - | "$PY" -c "import json,sys; print(repr(json.load(sys.stdin)['t']))" | tail -1)
+  else
+    T=$("$NPLM" run --reference "$f" --data data.csv --n-expected 100 --json - | "$PY" -c "import json,sys; print(repr(json.load(sys.stdin)['t']))" | tail -1)
+  fi
+  [ "$T" = "$T0" ] || fail "reference $spec gives t = $T, float64 .npy gives $T0"
+done
+
+# calibrate: two shards reproduce one run, whatever the threads
+"$NPLM" calibrate --reference ref.npy --pool pool.npy --n-expected 100 --toys 4 --seed 9 --json all.json > /dev/null
+"$NPLM" calibrate --reference ref.npy --pool pool.npy --n-expected 100 --toys 2 --seed 9 --threads 1 --json s0.json > /dev/null
+"$NPLM" calibrate --reference ref.npy --pool pool.npy --n-expected 100 --toys 2 --first-toy 2 --seed 9 --json s1.json > /dev/null
+"$PY" - <<'PYEOF' || fail "calibration shards differ from one run"
+import json
+a = json.load(open("all.json"))["t_null"]
+b = json.load(open("s0.json"))["t_null"] + json.load(open("s1.json"))["t_null"]
+assert a == b and len(a) == 4, (a, b)
+PYEOF
+"$NPLM" run --reference ref.npy --data data.csv --n-expected 100 --calibration all.json --json cal_run.json > /dev/null
+"$PY" -c "import json; d=json.load(open('cal_run.json')); assert d['n_toys'] == 4 and 0 < d['p_empirical'] <= 1" || fail "run --calibration"
+
+# eval: one value per data event
+N=$("$NPLM" eval --model-file f.bin --data data.csv | wc -l)
+ND=$(grep -c . data.csv)
+[ "$N" = "$ND" ] || fail "eval printed $N values for $ND events"
+
+# kernel model through the command
+"$NPLM" run --reference ref.npy --data data.csv --n-expected 100 --model kernel:0,0.7,1e-6 > /dev/null || fail "kernel run"
+
+# bad input: one line on stderr, non-zero exit, nothing on stdout
+check_bad() {
+  want=$1; shift
+  set +e
+  "$NPLM" "$@" > bad.out 2> bad.err
+  rc=$?
+  set -e
+  [ "$rc" = "$want" ] || fail "'$*' exits $rc, want $want"
+  [ "$(wc -l < bad.err)" = 1 ] || fail "'$*' printed $(wc -l < bad.err) lines on stderr"
+  [ ! -s bad.out ] || fail "'$*' printed on stdout"
+}
+check_bad 1 run --reference missing.npy --data data.csv --n-expected 100
+grep -q missing.npy bad.err || fail "the error does not name the file"
+check_bad 2 run --reference ref.npy --data data.csv --n-expected 100 --no-such-flag 3
+check_bad 1 run --reference ref.npy --data data.csv --n-expected abc
+check_bad 1 run --reference ref.npy --data data.csv --n-expected 100 --model mlp:2,4,1
+check_bad 1 run --reference ref.npy --data data.csv --n-expected 100 --model tree:3
+printf 'x\n1\nfoo\n' > broken.csv
+check_bad 1 run --reference broken.csv --data data.csv --n-expected 100
+printf '\223NUMPY\001\000\010\000{junk}  ' > broken.npy
+check_bad 1 run --reference broken.npy --data data.csv --n-expected 100
+check_bad 1 eval --model-file nothing.bin --data data.csv
+check_bad 2 frobnicate
+echo "ok: nplm command"

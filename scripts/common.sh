@@ -5,10 +5,12 @@ set -euo pipefail
 NPLM_ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 NPLM_BUILD_DIR=${NPLM_BUILD_DIR:-$NPLM_ROOT/build}
 
-# Debian 12 packages the build, the tests and the docs need (python3-numpy: the nplm command's
-# .npy test; clang: the libFuzzer target of its readers).
+# Debian 12 packages the build, the tests and the docs need (python3-numpy, -pytest and
+# -matplotlib: the nplm command's and the Python binding's tests; clang: the libFuzzer target
+# of the command's readers).
 NPLM_PACKAGES=(build-essential meson ninja-build pkg-config libopenblas-pthread-dev liblapacke-dev
-  libcriterion-dev doxygen librandom123-dev valgrind python3 python3-numpy clang)
+  libcriterion-dev doxygen librandom123-dev valgrind python3 python3-numpy python3-pytest
+  python3-matplotlib clang)
 
 nplm_install_packages() {
   local missing=()

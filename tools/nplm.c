@@ -177,6 +177,9 @@ typedef struct setup {
   size_t dof;
   char model_spec[256];
   unsigned long long seed;
+  double clip;
+  long long epochs;
+  int optimizer;
   progress_t progress;
 } setup_t;
 
@@ -242,6 +245,8 @@ static int setup(args_t *a, setup_t *s, const char *what) {
   if (cl && strcmp(cl, "inf") == 0) clip = INFINITY;
   snprintf(s->model_spec, sizeof s->model_spec, "%s", spec);
   s->seed = (unsigned long long)seed;
+  s->clip = clip;
+  s->epochs = epochs;
   if (read_table(ref, cols, &s->ref)) return 1;
   const char *rw = get(a, "reference-weights");
   if (rw) {
@@ -257,6 +262,7 @@ static int setup(args_t *a, setup_t *s, const char *what) {
   if (opt && strcmp(opt, "adam") == 0) optimizer = NPLM_OPTIMIZER_ADAM;
   else if (opt && strcmp(opt, "lbfgsb") != 0)
     return die("--optimizer: '%s' is neither adam nor lbfgsb", opt);
+  s->optimizer = optimizer;
   if (nplm_test_create(&s->test, s->model, s->nu) ||
       nplm_test_set_reference(s->test, s->ref.x, s->ref.n, s->ref.d,
                               s->refw.x, s->n_expected) ||
@@ -282,10 +288,14 @@ static FILE *open_json(args_t *a, const char **path) {
   return f;
 }
 
+/* The settings a calibration's t values depend on (nplm merge compares them). */
 static void json_common(FILE *f, const setup_t *s) {
-  fprintf(f, "\"library_version\": \"%s\", \"model\": \"%s\", \"n_expected\": %.17g, "
-             "\"n_reference\": %zu, \"features\": %zu, \"seed\": %llu",
-          nplm_version_string(), s->model_spec, s->n_expected, s->ref.n, s->ref.d, s->seed);
+  fprintf(f, "\"settings\": {\"library_version\": \"%s\", \"model\": \"%s\", \"clip\": %.17g, "
+             "\"optimizer\": \"%s\", \"epochs\": %lld, \"n_expected\": %.17g, "
+             "\"n_reference\": %zu, \"features\": %zu, \"nuisances\": %zu, \"seed\": %llu}",
+          nplm_version_string(), s->model_spec, s->clip,
+          s->optimizer == NPLM_OPTIMIZER_ADAM ? "adam" : "lbfgsb", s->epochs, s->n_expected,
+          s->ref.n, s->ref.d, nplm_nuisance_count(s->nu), s->seed);
 }
 
 /* ---- nplm run ---- */
@@ -390,16 +400,18 @@ static int cmd_run(int argc, char **argv) {
         rc = die("%s", nplm_last_error());
     }
     if (nplm_test_result(s.test, NPLM_RESULT_SECONDS, &secs)) secs = NAN;
-    printf("t = %.6g", t);
-    if (J) printf("  (tau %.6g - Delta %.6g)", tau, delta);
-    if (dof > 0) printf("\nchi2(%g): p = %.4g, Z = %.3f", dof, sig[NPLM_SIG_P_CHI2], sig[NPLM_SIG_Z_CHI2]);
+    /* with --json - the JSON alone goes to stdout; the summary then goes to stderr */
+    FILE *out = jf == stdout ? stderr : stdout;
+    fprintf(out, "t = %.10g", t);
+    if (J) fprintf(out, "  (tau %.6g - Delta %.6g)", tau, delta);
+    if (dof > 0) fprintf(out, "\nchi2(%g): p = %.4g, Z = %.3f", dof, sig[NPLM_SIG_P_CHI2], sig[NPLM_SIG_Z_CHI2]);
     if (n_null)
-      printf("\n%zu toys: p = %.4g, Z = %.3f%s; chi2 with fitted dof %.2f: Z = %.3f", n_null,
+      fprintf(out, "\n%zu toys: p = %.4g, Z = %.3f%s; chi2 with fitted dof %.2f: Z = %.3f", n_null,
              sig[NPLM_SIG_P_EMPIRICAL], sig[NPLM_SIG_Z_EMPIRICAL],
              sig[NPLM_SIG_BEYOND_TOYS] == 1 ? " (beyond every toy: an upper bound)" : "",
              sig[NPLM_SIG_DOF_FIT], sig[NPLM_SIG_Z_CHI2_FIT]);
-    for (size_t j = 0; j < J; j++) printf("\nnu[%zu]: %.5g (tau fit), %.5g (Delta fit)", j, nu_t[j], nu_d[j]);
-    printf("\n(%.2f s)\n", secs);
+    for (size_t j = 0; j < J; j++) fprintf(out, "\nnu[%zu]: %.5g (tau fit), %.5g (Delta fit)", j, nu_t[j], nu_d[j]);
+    fprintf(out, "\n(%.2f s)\n", secs);
     if (jf) {
       fprintf(jf, "{\"t\": %.17g, \"tau\": %.17g, \"delta\": %.17g, \"dof\": %.17g, ", t, tau,
               delta, dof);
@@ -441,6 +453,8 @@ static int cmd_calibrate(int argc, char **argv) {
            "  --pool FILE            events drawn for the toys (reference-like, disjoint)\n"
            "  --toys K               number of toys\n"
            "  --first-toy K0         global index of the first toy (shards: 0, K, 2K, ...)\n"
+           "  --shard-from-env [VAR] first toy = $VAR * K (default VAR: SLURM_ARRAY_TASK_ID; use\n"
+           "                         Process for HTCondor by passing it in the environment)\n"
            "  --json FILE            t_null in toy order, seed, options, fitted dof, KS\n",
            COMMON_HELP);
     return 0;
@@ -455,6 +469,14 @@ static int cmd_calibrate(int argc, char **argv) {
   if (!rc) rc = need(&a, "pool", &ppath) || read_table(ppath, get(&a, "columns"), &pool);
   if (!rc) rc = need(&a, "toys", &ppath) || to_long(ppath, "toys", 1, 100000000, &toys);
   if (!rc) rc = opt_long(&a, "first-toy", 0, (1LL << 56) - 1, 0, &first);
+  const char *shard_env = get(&a, "shard-from-env");
+  if (!rc && shard_env) { /* batch arrays: shard i runs toys [i * K, (i + 1) * K) */
+    const char *var = strcmp(shard_env, "1") == 0 ? "SLURM_ARRAY_TASK_ID" : shard_env;
+    const char *v = getenv(var);
+    long long idx = 0;
+    if (!v) rc = die("--shard-from-env: %s is not set", var);
+    else if (!(rc = to_long(v, var, 0, (1LL << 40), &idx))) first = idx * toys;
+  }
   FILE *jf = NULL;
   if (!rc) {
     jf = open_json(&a, &jpath);
@@ -487,8 +509,9 @@ static int cmd_calibrate(int argc, char **argv) {
     if (toys >= 2 && nplm_chi2_fit_dof(tn, (size_t)toys, &dof) == NPLM_OK &&
         nplm_ks_chi2(tn, (size_t)toys, dof, &ks, &ksp) != NPLM_OK)
       ksp = NAN;
-    printf("%lld toys (first %lld): median t %.4g, fitted chi2 dof %.3g (KS p %.3g)\n", toys, first,
-           med, dof, ksp);
+    fprintf(jf == stdout ? stderr : stdout,
+            "%lld toys (first %lld): median t %.4g, fitted chi2 dof %.3g (KS p %.3g)\n", toys,
+            first, med, dof, ksp);
     if (jf) {
       fprintf(jf, "{\"t_null\": [");
       for (long long k = 0; k < toys; k++)
@@ -760,6 +783,143 @@ static int cmd_nuisance_learn(int argc, char **argv) {
   return rc;
 }
 
+/* ---- nplm merge ---- */
+
+typedef struct shard {
+  char *text;     /* the file */
+  char settings_copy[2048]; /* the settings object, verbatim */
+  double *t;
+  long long first, n;
+  const char *path;
+} shard_t;
+
+static char *slurp(const char *path) {
+  FILE *f = fopen(path, "rb");
+  if (!f) return NULL;
+  size_t cap = 1 << 16, len = 0;
+  char *buf = malloc(cap + 1);
+  while (buf) {
+    size_t got = fread(buf + len, 1, cap - len, f);
+    len += got;
+    if (len < cap) break;
+    char *nb = cap < ((size_t)1 << 32) ? realloc(buf, 2 * cap + 1) : NULL;
+    if (!nb) {
+      free(buf);
+      buf = NULL;
+      break;
+    }
+    buf = nb;
+    cap *= 2;
+  }
+  if (buf) buf[len] = '\0';
+  fclose(f);
+  return buf;
+}
+
+/* Read a shard written by nplm calibrate --json. */
+static int read_shard(const char *path, shard_t *sh) {
+  memset(sh, 0, sizeof *sh);
+  sh->path = path;
+  sh->text = slurp(path);
+  if (!sh->text) return die("cannot read '%s'", path);
+  char *p = strstr(sh->text, "\"t_null\"");
+  char *q = p ? strchr(p, '[') : NULL;
+  char *fs = strstr(sh->text, "\"first_toy\":"), *ns = strstr(sh->text, "\"n_toys\":");
+  char *st = strstr(sh->text, "\"settings\":");
+  if (!q || !fs || !ns || !st) return die("'%s' is not a calibration file from nplm calibrate --json", path);
+  sh->first = strtoll(fs + 12, NULL, 10);
+  sh->n = strtoll(ns + 9, NULL, 10);
+  char *b0 = strchr(st, '{'), *b1 = b0 ? strchr(b0, '}') : NULL;
+  if (!b1 || (size_t)(b1 - b0 + 1) >= sizeof sh->settings_copy || sh->n < 1 || sh->first < 0)
+    return die("'%s': bad settings or toy range", path);
+  memcpy(sh->settings_copy, b0, (size_t)(b1 - b0 + 1));
+  sh->t = malloc((size_t)sh->n * sizeof *sh->t);
+  if (!sh->t) return die("out of memory");
+  long long k = 0;
+  for (char *c = q + 1; k < sh->n; k++) {
+    char *end;
+    sh->t[k] = strtod(c, &end);
+    if (end == c) break;
+    c = end;
+    while (*c == ',' || *c == ' ' || *c == '\n') c++;
+  }
+  if (k != sh->n) return die("'%s': %lld t values for n_toys = %lld", path, k, sh->n);
+  return 0;
+}
+
+static int shard_cmp(const void *a, const void *b) {
+  const shard_t *x = a, *y = b;
+  return (x->first > y->first) - (x->first < y->first);
+}
+
+static int cmd_merge(int argc, char **argv) {
+  if (argc == 0 || strcmp(argv[0], "--help") == 0) {
+    printf("usage: nplm merge --out FILE SHARD.json...\n\n"
+           "Combine calibration shards (nplm calibrate --first-toy ... --json) into one file in\n"
+           "toy order. Refuses shards whose settings differ (model, clip, optimizer, epochs,\n"
+           "N(R0), reference, seed, library version) and toy ranges that overlap or leave gaps.\n");
+    return argc == 0 ? 2 : 0;
+  }
+  const char *out = NULL;
+  int n = 0, rc = 0;
+  shard_t *sh = calloc((size_t)argc, sizeof *sh);
+  if (!sh) return die("out of memory");
+  for (int i = 0; i < argc && !rc; i++) {
+    if (strcmp(argv[i], "--out") == 0 && i + 1 < argc) out = argv[++i];
+    else if (strncmp(argv[i], "--", 2) == 0) rc = die("unknown option %s (see --help)", argv[i]) + 1;
+    else rc = read_shard(argv[i], &sh[n++]);
+  }
+  if (!rc && !out) rc = die("--out is required");
+  if (!rc && n == 0) rc = die("no shard files given");
+  if (!rc) {
+    qsort(sh, (size_t)n, sizeof *sh, shard_cmp);
+    for (int i = 1; i < n && !rc; i++) {
+      if (strcmp(sh[i].settings_copy, sh[0].settings_copy) != 0)
+        rc = die("'%s' was made with other settings than '%s'", sh[i].path, sh[0].path);
+      else if (sh[i].first < sh[i - 1].first + sh[i - 1].n)
+        rc = die("'%s' (toys %lld..%lld) overlaps '%s' (toys %lld..%lld)", sh[i].path,
+                 sh[i].first, sh[i].first + sh[i].n - 1, sh[i - 1].path, sh[i - 1].first,
+                 sh[i - 1].first + sh[i - 1].n - 1);
+      else if (sh[i].first > sh[i - 1].first + sh[i - 1].n)
+        rc = die("toys %lld..%lld are missing between '%s' and '%s'",
+                 sh[i - 1].first + sh[i - 1].n, sh[i].first - 1, sh[i - 1].path, sh[i].path);
+    }
+  }
+  long long total = 0;
+  for (int i = 0; i < n; i++) total += sh[i].n;
+  double *t = rc ? NULL : malloc((size_t)total * sizeof *t);
+  if (!rc && !t) rc = die("out of memory");
+  if (!rc) {
+    long long k = 0;
+    for (int i = 0; i < n; i++)
+      for (long long j = 0; j < sh[i].n; j++) t[k++] = sh[i].t[j];
+    double dof = NAN, ks = NAN, ksp = NAN;
+    if (total >= 2 && nplm_chi2_fit_dof(t, (size_t)total, &dof) == NPLM_OK &&
+        nplm_ks_chi2(t, (size_t)total, dof, &ks, &ksp) != NPLM_OK)
+      ksp = NAN;
+    FILE *f = fopen(out, "w");
+    if (!f) rc = die("cannot write '%s': %s", out, strerror(errno));
+    if (f) {
+      fprintf(f, "{\"t_null\": [");
+      for (long long j = 0; j < total; j++)
+        fprintf(f, "%s%.17g", j ? (j % 8 ? ", " : ",\n  ") : "", t[j]);
+      fprintf(f, "], \"first_toy\": %lld, \"n_toys\": %lld, \"shards\": %d, \"dof_fit\": %.17g, "
+                 "\"ks_p_fit\": %.17g, \"settings\": %s}\n",
+              sh[0].first, total, n, dof, ksp, sh[0].settings_copy);
+      if (fclose(f) != 0) rc = die("cannot write '%s'", out);
+      else printf("%d shards, toys %lld..%lld -> %s\n", n, sh[0].first, sh[0].first + total - 1,
+                  out);
+    }
+  }
+  free(t);
+  for (int i = 0; i < argc; i++) {
+    free(sh[i].text);
+    free(sh[i].t);
+  }
+  free(sh);
+  return rc;
+}
+
 /* ---- main ---- */
 
 static void usage(FILE *f) {
@@ -770,6 +930,7 @@ static void usage(FILE *f) {
              "  nuisance-learn  learn a shape nuisance -> module for run --nuisance\n"
              "  eval            a saved model's f on events (to locate an excess)\n"
              "  generate        the 1D benchmark samples\n"
+             "  merge           calibration shards -> one calibration (checked)\n"
              "  version         print the library version\n");
 }
 
@@ -788,8 +949,13 @@ int main(int argc, char **argv) {
   if (strcmp(c, "nuisance-learn") == 0) return cmd_nuisance_learn(argc - 2, argv + 2);
   if (strcmp(c, "eval") == 0) return cmd_eval(argc - 2, argv + 2);
   if (strcmp(c, "generate") == 0) return cmd_generate(argc - 2, argv + 2);
+  if (strcmp(c, "merge") == 0) return cmd_merge(argc - 2, argv + 2);
   if (strcmp(c, "version") == 0 || strcmp(c, "--version") == 0) {
-    printf("nplm %s\n", nplm_version_string());
+#ifdef NPLM_HAVE_HDF5
+    printf("nplm %s (hdf5: yes)\n", nplm_version_string());
+#else
+    printf("nplm %s (hdf5: no)\n", nplm_version_string());
+#endif
     return 0;
   }
   g_cmd = "nplm";

@@ -329,8 +329,54 @@ int table_select(table_t *t, const char *columns, char *err, size_t errlen) {
   return 0;
 }
 
+static int is_hdf5(const char *path) {
+  unsigned char sig[8] = {0};
+  FILE *fp = fopen(path, "rb");
+  if (!fp) return 0;
+  size_t got = fread(sig, 1, 8, fp);
+  fclose(fp);
+  return got == 8 && memcmp(sig, "\x89HDF\r\n\x1a\n", 8) == 0;
+}
+
+#ifndef NPLM_HAVE_HDF5
+int table_read_hdf5(const char *path, const char *dataset, table_t *out, char *err,
+                    size_t errlen) {
+  (void)dataset;
+  memset(out, 0, sizeof *out);
+  return fail(err, errlen, "'%s' is HDF5, but this nplm was built without HDF5 support", path);
+}
+#endif
+
 int table_read(const char *path, const char *columns, table_t *out, char *err, size_t errlen) {
   memset(out, 0, sizeof *out);
+  /* PATH:DATASET for HDF5 when PATH itself is an HDF5 file */
+  const char *colon = strrchr(path, ':');
+  if (colon && colon != path) {
+    char file[4096];
+    size_t len = (size_t)(colon - path);
+    if (len < sizeof file) {
+      memcpy(file, path, len);
+      file[len] = '\0';
+      if (is_hdf5(file)) {
+        if (table_read_hdf5(file, colon + 1, out, err, errlen) != 0) return -1;
+        char inner[512];
+        if (table_select(out, columns, inner, sizeof inner) != 0) {
+          table_free(out);
+          return fail(err, errlen, "%s: %s", path, inner);
+        }
+        return 0;
+      }
+    }
+  }
+  if (is_hdf5(path)) {
+    if (table_read_hdf5(path, NULL, out, err, errlen) != 0) return -1;
+    char inner[512];
+    if (table_select(out, columns, inner, sizeof inner) != 0) {
+      table_free(out);
+      return fail(err, errlen, "%s: %s", path, inner);
+    }
+    return 0;
+  }
   FILE *fp = fopen(path, "rb");
   if (!fp) return fail(err, errlen, "cannot open '%s': %s", path, strerror(errno));
   size_t cap = 1 << 16, size = 0;

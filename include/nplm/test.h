@@ -513,10 +513,12 @@ NPLM_API NPLM_WARN_UNUSED nplm_status_t nplm_test_toy_nuisances(const nplm_test_
                                                                 double *nu, size_t n_toys,
                                                                 size_t n_nuisances);
 
-/** One (M, lambda) point of nplm_test_kernel_scan(). Fields are only appended; test @c size
- *  before reading a field newer than your headers. */
+/** One (M, lambda) point of nplm_test_kernel_scan(). Fields are only appended: callers pass
+ *  their sizeof as @c row_size, the library writes that many bytes per row at most (and sets
+ *  @c size to what it filled), so old programs keep working with newer libraries. */
 typedef struct nplm_kernel_scan_row {
-  size_t size;            /**< sizeof(nplm_kernel_scan_row_t) of the library that filled it. */
+  size_t size;            /**< Bytes of the row the library filled: min(row_size, its own
+                               sizeof). */
   int64_t centers;        /**< M. */
   double lambda;          /**< lambda. */
   int64_t n_toys;         /**< Null toys (the same toys at every point). */
@@ -542,13 +544,16 @@ typedef struct nplm_kernel_scan_row {
  *  @param n_lambdas    >= 1.
  *  @param n_toys       toys per point, >= 2.
  *  @param seed         the calibration seed.
- *  @param[out] rows    n_centers x n_lambdas rows, row (a, b) at a * n_lambdas + b.
+ *  @param[out] rows    n_centers x n_lambdas rows, row (a, b) at byte offset
+ *                      (a * n_lambdas + b) * row_size.
+ *  @param row_size     sizeof(nplm_kernel_scan_row_t) as the caller compiled it (>= the size of
+ *                      the first release's row).
  *  @retval NPLM_OK, NPLM_EINVAL, NPLM_ESTATE, NPLM_ENOMEM, NPLM_ENUMERIC, NPLM_ECANCELED
  *  @since 0.1 */
 NPLM_API NPLM_WARN_UNUSED nplm_status_t nplm_test_kernel_scan(
     nplm_test_t *t, const double *pool_x, size_t pool_n, size_t d, const double *pool_w,
     const size_t *centers, size_t n_centers, const double *lambdas, size_t n_lambdas,
-    size_t n_toys, uint64_t seed, nplm_kernel_scan_row_t *rows);
+    size_t n_toys, uint64_t seed, nplm_kernel_scan_row_t *rows, size_t row_size);
 
 /** The message of the last failing call that changes this handle (calls on a const handle
  *  report through nplm_last_error() only, so that they can run concurrently).

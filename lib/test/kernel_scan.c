@@ -13,7 +13,8 @@
 nplm_status_t nplm_test_kernel_scan(nplm_test_t *t, const double *pool_x, size_t pool_n,
                                     size_t d, const double *pool_w, const size_t *centers,
                                     size_t n_centers, const double *lambdas, size_t n_lambdas,
-                                    size_t n_toys, uint64_t seed, nplm_kernel_scan_row_t *rows) {
+                                    size_t n_toys, uint64_t seed, nplm_kernel_scan_row_t *rows,
+                                    size_t row_size) {
   static const char fn[] = "nplm_test_kernel_scan";
   nplm__clear_error();
   if (!t) return nplm__fail(NPLM_EINVAL, "%s: t is NULL", fn);
@@ -25,6 +26,9 @@ nplm_status_t nplm_test_kernel_scan(nplm_test_t *t, const double *pool_x, size_t
   else if (!lambdas || n_lambdas == 0)
     s = nplm__fail(NPLM_EINVAL, "%s: lambdas is NULL or n_lambdas = 0", fn);
   else if (!rows) s = nplm__fail(NPLM_EINVAL, "%s: rows is NULL", fn);
+  else if (row_size < sizeof(nplm_kernel_scan_row_t) || row_size > ((size_t)1 << 20))
+    s = nplm__fail(NPLM_EINVAL, "%s: row_size = %zu: pass sizeof(nplm_kernel_scan_row_t) (%zu)",
+                   fn, row_size, sizeof(nplm_kernel_scan_row_t));
   else if (n_toys < 2) s = nplm__fail(NPLM_EINVAL, "%s: n_toys = %zu: need at least 2", fn, n_toys);
   for (size_t i = 0; s == NPLM_OK && i < n_centers; i++)
     if (centers[i] < 1 || centers[i] > ((size_t)1 << 24))
@@ -50,7 +54,7 @@ nplm_status_t nplm_test_kernel_scan(nplm_test_t *t, const double *pool_x, size_t
                                                  tn, NULL, 0);
       if (s == NPLM_ENOCONV) s = NPLM_OK; /* t written; the row says how many converged */
       if (s != NPLM_OK) break;
-      nplm_kernel_scan_row_t *r = &rows[a * n_lambdas + b];
+      nplm_kernel_scan_row_t row, *r = &row;
       memset(r, 0, sizeof *r);
       r->size = sizeof *r;
       r->centers = (int64_t)centers[a];
@@ -69,6 +73,8 @@ nplm_status_t nplm_test_kernel_scan(nplm_test_t *t, const double *pool_x, size_t
       r->median_t = nplm__quantile_sorted(tn, n_toys, 0.5);
       nplm__sort_doubles(secs, n_toys);
       r->seconds_per_toy = nplm__quantile_sorted(secs, n_toys, 0.5);
+      /* rows at the caller's stride; this release fills its own row, the caller's may be larger */
+      memcpy((char *)rows + (a * n_lambdas + b) * row_size, r, sizeof *r);
     }
   /* the test's own settings come back whatever happened */
   nplm_status_t s1 = nplm_test_set_int(t, NPLM_OPT_KERNEL_CENTERS, (int64_t)keep_m);

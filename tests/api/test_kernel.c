@@ -495,7 +495,8 @@ Test(kernel, scan_over_centres_and_lambda) {
   const size_t centers[2] = {10, 40};
   const double lambdas[2] = {1e-6, 1e-2};
   nplm_kernel_scan_row_t rows[4];
-  cr_assert_eq(nplm_test_kernel_scan(t, pool, NP, 1, NULL, centers, 2, lambdas, 2, 5, 3, rows),
+  cr_assert_eq(nplm_test_kernel_scan(t, pool, NP, 1, NULL, centers, 2, lambdas, 2, 5, 3, rows,
+                                     sizeof *rows),
                NPLM_OK, "%s", nplm_test_last_error(t));
   double v;
   cr_assert_eq(nplm_test_get_option(t, NPLM_OPT_KERNEL_CENTERS, &v), NPLM_OK);
@@ -521,12 +522,28 @@ Test(kernel, scan_over_centres_and_lambda) {
     }
   /* a stronger penalty gives a smaller t */
   cr_assert(rows[1].mean_t < rows[0].mean_t && rows[3].mean_t < rows[2].mean_t);
-  cr_assert_eq(nplm_test_kernel_scan(t, pool, NP, 1, NULL, NULL, 2, lambdas, 2, 5, 3, rows),
+  cr_assert_eq(nplm_test_kernel_scan(t, pool, NP, 1, NULL, NULL, 2, lambdas, 2, 5, 3, rows, sizeof *rows),
                NPLM_EINVAL);
   const double bad_l[1] = {-1.0};
-  cr_assert_eq(nplm_test_kernel_scan(t, pool, NP, 1, NULL, centers, 2, bad_l, 1, 5, 3, rows),
+  cr_assert_eq(nplm_test_kernel_scan(t, pool, NP, 1, NULL, centers, 2, bad_l, 1, 5, 3, rows, sizeof *rows),
                NPLM_EINVAL);
   cr_assert(strstr(nplm_test_last_error(t), "lambdas[0]") != NULL, "%s", nplm_test_last_error(t));
+  cr_assert_eq(nplm_test_kernel_scan(t, pool, NP, 1, NULL, centers, 1, lambdas, 1, 5, 3, rows, 8),
+               NPLM_EINVAL, "a row size below the first release's is refused");
+  /* a caller compiled against a larger (future) row: rows at its stride, the tail untouched */
+  struct bigger {
+    nplm_kernel_scan_row_t row;
+    double future[3];
+  } big[2];
+  memset(big, 0x7f, sizeof big);
+  cr_assert_eq(nplm_test_kernel_scan(t, pool, NP, 1, NULL, centers, 1, lambdas, 2, 5, 3,
+                                     &big[0].row, sizeof big[0]),
+               NPLM_OK, "%s", nplm_test_last_error(t));
+  cr_assert(big[1].row.centers == 10 && big[1].row.lambda == lambdas[1]);
+  cr_assert_eq(big[1].row.mean_t, rows[1].mean_t);
+  unsigned char tail[sizeof big[0].future];
+  memset(tail, 0x7f, sizeof tail);
+  cr_assert(memcmp(big[0].future, tail, sizeof tail) == 0, "bytes past the row were written");
   nplm_test_free(t);
   nplm_model_free(m);
 }

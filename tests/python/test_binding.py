@@ -133,3 +133,23 @@ def test_plots_make_figures(samples, tmp_path):
         path = tmp_path / f"{name}.png"
         fig.savefig(path)
         assert path.stat().st_size > 5000
+
+
+def test_readme_demo_cli_and_python_agree(tmp_path):
+    """The README's path: the command writes the samples and fits; the Python demo reads the
+    same files, prints the same t and writes the PNG plots."""
+    run = lambda *a: subprocess.check_output([EXE, *a], text=True)  # noqa: E731
+    run("generate", "1d", "--events", "20000", "--seed", "1", "--out", str(tmp_path / "ref.npy"))
+    run("generate", "1d", "--poisson", "200", "--seed", "2", "--signal", "gauss:6.4,0.16,10",
+        "--out", str(tmp_path / "data.npy"))
+    run("generate", "1d", "--events", "40000", "--seed", "3", "--out", str(tmp_path / "pool.npy"))
+    run("run", "--reference", str(tmp_path / "ref.npy"), "--data", str(tmp_path / "data.npy"),
+        "--n-expected", "200", "--json", str(tmp_path / "t.json"))
+    t_cli = json.load(open(tmp_path / "t.json"))["t"]
+    demo = os.path.join(os.path.dirname(__file__), "..", "..", "examples", "demo_1d.py")
+    out = subprocess.check_output(["/usr/bin/python3", demo, "--dir", str(tmp_path), "--toys",
+                                   "4", "--n-expected", "200"], text=True)
+    line = [s for s in out.splitlines() if s.startswith("t = ")][0]
+    assert float(line.split()[2]) == float(f"{t_cli:.10g}")
+    for png in ("null.png", "reconstruction.png"):
+        assert (tmp_path / png).stat().st_size > 5000

@@ -11,7 +11,7 @@ trap 'rm -rf "$W"' EXIT
 cd "$W"
 fail() { echo "FAIL: $*"; exit 1; }
 
-for c in run calibrate tune-clip nuisance-learn eval generate; do
+for c in run calibrate tune-clip nuisance-learn eval generate merge; do
   "$NPLM" $c --help > help.txt || fail "$c --help exits non-zero"
   grep -q "usage: nplm" help.txt || fail "$c --help prints no usage"
 done
@@ -45,6 +45,7 @@ np.savetxt("r.csv", two, delimiter=",", header="index,x", comments="")
 np.save("r2d_f.npy", np.asfortranarray(two))
 PYEOF
 T0=$("$NPLM" run --reference r64.npy --data data.csv --n-expected 100 --json - | "$PY" -c "import json,sys; print(repr(json.load(sys.stdin)['t']))" | tail -1)
+case "$T0" in [0-9]*) ;; *) fail "run --json - gave no t ($T0)";; esac
 for spec in "r32be.npy" "r_v2.npy" "r_v3.npy" "r.csv --columns x" "r2d_f.npy --columns 1"; do
   set -- $spec
   f=$1; shift
@@ -58,8 +59,26 @@ np.savetxt('d2.csv', np.column_stack([np.zeros(len(d)), d]), delimiter=',', head
   else
     T=$("$NPLM" run --reference "$f" --data data.csv --n-expected 100 --json - | "$PY" -c "import json,sys; print(repr(json.load(sys.stdin)['t']))" | tail -1)
   fi
-  [ "$T" = "$T0" ] || fail "reference $spec gives t = $T, float64 .npy gives $T0"
+  [ -n "$T" ] && [ "$T" = "$T0" ] || fail "reference $spec gives t = $T, float64 .npy gives $T0"
 done
+
+# HDF5, when the command is built with it: the only dataset, FILE:DATASET, float32 storage
+if "$NPLM" version | grep -q "hdf5: yes" && "$PY" -c "import h5py" 2> /dev/null; then
+  "$PY" - <<'PYEOF'
+import h5py, numpy as np
+x = np.load("r64.npy").reshape(-1, 1)
+with h5py.File("r.h5", "w") as f: f["events"] = x
+with h5py.File("r32.h5", "w") as f: f["events"] = x.astype(np.float32)
+with h5py.File("two.h5", "w") as f: f["a"] = x; f["b"] = x
+PYEOF
+  for spec in r.h5 r.h5:events r32.h5 two.h5:b; do
+    T=$("$NPLM" run --reference "$spec" --data data.csv --n-expected 100 --json - | "$PY" -c "import json,sys; print(repr(json.load(sys.stdin)['t']))" | tail -1)
+    [ -n "$T" ] && [ "$T" = "$T0" ] || fail "reference $spec gives t = $T, the .npy $T0"
+  done
+  H5_BAD="two.h5 two.h5:zz"
+else
+  H5_BAD=""
+fi
 
 # calibrate: two shards reproduce one run, whatever the threads
 "$NPLM" calibrate --reference ref.npy --pool pool.npy --n-expected 100 --toys 4 --seed 9 --json all.json > /dev/null
@@ -71,6 +90,18 @@ a = json.load(open("all.json"))["t_null"]
 b = json.load(open("s0.json"))["t_null"] + json.load(open("s1.json"))["t_null"]
 assert a == b and len(a) == 4, (a, b)
 PYEOF
+# merge: shards in any order give one run's calibration; overlaps, gaps and other settings are refused
+SLURM_ARRAY_TASK_ID=1 "$NPLM" calibrate --reference ref.npy --pool pool.npy --n-expected 100 --toys 2 --seed 9 --shard-from-env --json env1.json > /dev/null
+"$NPLM" merge --out merged.json s1.json s0.json > /dev/null
+"$PY" - <<'PYEOF' || fail "merge / --shard-from-env"
+import json
+a = json.load(open("all.json")); m = json.load(open("merged.json")); e = json.load(open("env1.json"))
+assert m["t_null"] == a["t_null"] and m["first_toy"] == 0 and m["n_toys"] == 4, m
+assert e["t_null"] == json.load(open("s1.json"))["t_null"] and e["first_toy"] == 2, e
+assert m["settings"] == a["settings"], (m["settings"], a["settings"])
+PYEOF
+"$NPLM" calibrate --reference ref.npy --pool pool.npy --n-expected 100 --toys 2 --first-toy 4 --seed 10 --json other.json > /dev/null
+"$NPLM" calibrate --reference ref.npy --pool pool.npy --n-expected 100 --toys 2 --first-toy 5 --seed 9 --json gap.json > /dev/null
 "$NPLM" run --reference ref.npy --data data.csv --n-expected 100 --calibration all.json --json cal_run.json > /dev/null
 "$PY" -c "import json; d=json.load(open('cal_run.json')); assert d['n_toys'] == 4 and 0 < d['p_empirical'] <= 1" || fail "run --calibration"
 
@@ -81,6 +112,26 @@ ND=$(grep -c . data.csv)
 
 # kernel model through the command
 "$NPLM" run --reference ref.npy --data data.csv --n-expected 100 --model kernel:0,0.7,1e-6 > /dev/null || fail "kernel run"
+
+# tune-clip and nuisance-learn, small
+"$NPLM" tune-clip --reference ref.npy --pool pool.npy --n-expected 100 --model mlp:1,3,1 \
+  --toys 5 --steps 2 --lo 1 --hi 4 > tune.txt
+grep -q "chosen clip" tune.txt || fail "tune-clip chose no clip"
+[ "$(grep -c '^clip' tune.txt)" = 2 ] || fail "tune-clip did not report 2 steps"
+"$NPLM" generate 1d --events 3000 --seed 11 --out nom.npy > /dev/null
+"$NPLM" generate 1d --events 3000 --seed 12 --scale -0.2 --out vm.npy > /dev/null
+"$NPLM" generate 1d --events 3000 --seed 13 --scale 0.2 --out vp.npy > /dev/null
+"$NPLM" nuisance-learn --nominal nom.npy --varied vm.npy@-0.2,vp.npy@0.2 --sigma 0.1 --order 1 \
+  --iterations 100 --norm 0.05 --out scale.nuis > learn.txt
+grep -q "training loss" learn.txt || fail "nuisance-learn reported no loss"
+"$NPLM" run --reference ref.npy --data data.csv --n-expected 100 --nuisance scale.nuis \
+  --aux 0=0.01 --json nu.json > /dev/null
+"$PY" - <<'PYEOF' || fail "run --nuisance"
+import json
+d = json.load(open("nu.json"))
+assert len(d["nu_tau"]) == 2 and len(d["nu_delta"]) == 2, d
+assert abs(d["t"] - (d["tau"] - d["delta"])) < 1e-9 * max(1, abs(d["tau"])), d
+PYEOF
 
 # bad input: one line on stderr, non-zero exit, nothing on stdout
 check_bad() {
@@ -104,5 +155,36 @@ check_bad 1 run --reference broken.csv --data data.csv --n-expected 100
 printf '\223NUMPY\001\000\010\000{junk}  ' > broken.npy
 check_bad 1 run --reference broken.npy --data data.csv --n-expected 100
 check_bad 1 eval --model-file nothing.bin --data data.csv
+"$PY" - <<'PYEOF'
+import numpy as np
+np.save("two_cols.npy", np.ones((50, 2)))
+x = np.load("ref.npy"); x[7] = np.nan; np.save("nan.npy", x)
+raw = open("ref.npy", "rb").read(); open("trunc.npy", "wb").write(raw[:-8])
+PYEOF
+check_bad 1 run --reference ref.npy --data two_cols.npy --n-expected 100
+grep -q "columns" bad.err || fail "wrong dims: the error does not say columns"
+check_bad 1 run --reference nan.npy --data data.csv --n-expected 100
+grep -q "not finite" bad.err || fail "NaN: the error does not say 'not finite'"
+check_bad 1 run --reference trunc.npy --data data.csv --n-expected 100
+grep -q "trunc.npy" bad.err || fail "truncated .npy: the error does not name the file"
+check_bad 1 calibrate --reference ref.npy --pool two_cols.npy --n-expected 100 --toys 2
+check_bad 1 calibrate --reference ref.npy --pool pool.npy --n-expected 100 --toys 0
+check_bad 1 eval --model-file f.bin --data two_cols.npy
+check_bad 1 tune-clip --reference ref.npy --pool pool.npy --n-expected 100 --model kernel:10,1,1e-6
+check_bad 1 nuisance-learn --nominal nom.npy --varied vm.npy --sigma 0.1 --out x.nuis
+check_bad 1 nuisance-learn --nominal nom.npy --varied vm.npy@-0.2 --sigma 0.1 --out x.nuis --order 9
+check_bad 1 generate 1d --out x.npy
+check_bad 1 generate 1d --out x.npy --events 5 --signal triangle:3
 check_bad 2 frobnicate
+check_bad 1 merge --out m.json s0.json all.json
+grep -q overlaps bad.err || fail "merge: overlap not named"
+check_bad 1 merge --out m.json all.json gap.json
+grep -q missing bad.err || fail "merge: gap not named"
+check_bad 1 merge --out m.json all.json other.json
+grep -q settings bad.err || fail "merge: other settings not named"
+check_bad 1 merge --out m.json nothing.json
+check_bad 1 calibrate --reference ref.npy --pool pool.npy --n-expected 100 --toys 2 --shard-from-env NO_SUCH_VAR
+for spec in $H5_BAD; do
+  check_bad 1 run --reference "$spec" --data data.csv --n-expected 100
+done
 echo "ok: nplm command"

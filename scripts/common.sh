@@ -7,10 +7,11 @@ NPLM_BUILD_DIR=${NPLM_BUILD_DIR:-$NPLM_ROOT/build}
 
 # Debian 12 packages the build, the tests and the docs need (python3-numpy, -pytest and
 # -matplotlib: the nplm command's and the Python binding's tests; clang: the libFuzzer target
-# of the command's readers).
+# of the command's readers; libhdf5-dev and python3-h5py: HDF5 inputs and their test;
+# OpenMPI: mpirun -np N nplm calibrate and its test).
 NPLM_PACKAGES=(build-essential meson ninja-build pkg-config libopenblas-pthread-dev liblapacke-dev
   libcriterion-dev doxygen librandom123-dev valgrind python3 python3-numpy python3-pytest
-  python3-matplotlib clang)
+  python3-matplotlib clang libhdf5-dev python3-h5py libopenmpi-dev openmpi-bin)
 
 nplm_install_packages() {
   local missing=()

@@ -21,6 +21,10 @@
 #include "nplm/nplm.h"
 #include "table.h"
 
+#ifdef NPLM_HAVE_MPI
+#include <mpi.h>
+#endif
+
 #define MAX_OPTS 64
 
 /* ---- small helpers ---- */
@@ -445,6 +449,91 @@ static int cmd_run(int argc, char **argv) {
 
 /* ---- nplm calibrate ---- */
 
+/* A calibration that survives interruption: every finished chunk of toys is appended to the
+ * checkpoint file (a settings line, then one {"toy": k, "t": v} line per toy); a rerun with the
+ * same settings computes only the toys the file lacks. Toy k's t does not depend on the
+ * chunking, so the result is the uninterrupted one. */
+static int calibrate_resumable(setup_t *s, const table_t *pool, const char *path, long long first,
+                               long long toys, double *tn) {
+  char *settings = NULL;
+  size_t slen = 0;
+  FILE *mf = open_memstream(&settings, &slen);
+  if (!mf) return die("out of memory");
+  fputc('{', mf);
+  json_common(mf, s);
+  fputs("}\n", mf);
+  fclose(mf);
+  char *have = calloc((size_t)toys, 1);
+  if (!have) {
+    free(settings);
+    return die("out of memory");
+  }
+  int rc = 0;
+  long long done = 0;
+  FILE *f = fopen(path, "r");
+  if (f) { /* resume */
+    char line[4096];
+    if (!fgets(line, sizeof line, f) || strcmp(line, settings) != 0)
+      rc = die("--checkpoint: '%s' was made with other settings (start a new file)", path);
+    while (!rc && fgets(line, sizeof line, f)) {
+      long long k;
+      double v;
+      char close;
+      /* a line cut by the interruption does not end in '}' and is ignored */
+      if (sscanf(line, "{\"toy\": %lld, \"t\": %lf%c", &k, &v, &close) == 3 && close == '}' &&
+          k >= first && k < first + toys && !have[k - first]) {
+        have[k - first] = 1;
+        tn[k - first] = v;
+        done++;
+      }
+    }
+    fclose(f);
+    f = NULL;
+    if (!rc && done)
+      fprintf(stderr, "%s: resuming: %lld of %lld toys already in '%s'\n", g_cmd, done, toys, path);
+  }
+  if (!rc) {
+    /* rewrite the file with its valid lines only, then append */
+    f = fopen(path, "w");
+    if (!f) rc = die("--checkpoint: cannot write '%s': %s", path, strerror(errno));
+    else {
+      fputs(settings, f);
+      for (long long k = 0; k < toys; k++)
+        if (have[k]) fprintf(f, "{\"toy\": %lld, \"t\": %.17g}\n", first + k, tn[k]);
+      fflush(f);
+    }
+  }
+  const long long chunk = 8;
+  for (long long k = 0; !rc && k < toys;) {
+    if (have[k]) {
+      k++;
+      continue;
+    }
+    long long n = 0;
+    while (k + n < toys && !have[k + n] && n < chunk) n++;
+    if (nplm_test_set_int(s->test, NPLM_OPT_TOY_OFFSET, first + k)) {
+      rc = die("%s", nplm_last_error());
+      break;
+    }
+    nplm_status_t st = nplm_test_calibrate(s->test, pool->x, pool->n, pool->d, NULL, (size_t)n,
+                                           s->seed, tn + k);
+    if (st != NPLM_OK && st != NPLM_ENOCONV) {
+      rc = die("%s", nplm_test_last_error(s->test));
+      break;
+    }
+    for (long long j = 0; j < n; j++) {
+      fprintf(f, "{\"toy\": %lld, \"t\": %.17g}\n", first + k + j, tn[k + j]);
+      have[k + j] = 1;
+    }
+    fflush(f);
+    k += n;
+  }
+  if (f && fclose(f) != 0 && !rc) rc = die("--checkpoint: cannot write '%s'", path);
+  free(have);
+  free(settings);
+  return rc;
+}
+
 static int cmd_calibrate(int argc, char **argv) {
   if (argc > 0 && strcmp(argv[0], "--help") == 0) {
     printf("usage: nplm calibrate --reference FILE --pool FILE --n-expected N --toys K [options]\n\n"
@@ -455,7 +544,9 @@ static int cmd_calibrate(int argc, char **argv) {
            "  --first-toy K0         global index of the first toy (shards: 0, K, 2K, ...)\n"
            "  --shard-from-env [VAR] first toy = $VAR * K (default VAR: SLURM_ARRAY_TASK_ID; use\n"
            "                         Process for HTCondor by passing it in the environment)\n"
-           "  --json FILE            t_null in toy order, seed, options, fitted dof, KS\n",
+           "  --json FILE            t_null in toy order, seed, options, fitted dof, KS\n"
+           "  --checkpoint FILE      resumable: finished toys are kept in FILE, and a rerun with\n"
+           "                         the same settings computes only the missing ones\n",
            COMMON_HELP);
     return 0;
   }
@@ -477,6 +568,18 @@ static int cmd_calibrate(int argc, char **argv) {
     if (!v) rc = die("--shard-from-env: %s is not set", var);
     else if (!(rc = to_long(v, var, 0, (1LL << 40), &idx))) first = idx * toys;
   }
+  const char *ckpt = get(&a, "checkpoint");
+  int ranks = 1;
+#ifdef NPLM_HAVE_MPI
+  int rank = 0;
+  /* under mpirun: rank r runs a contiguous block of the toys; rank 0 gathers them in order */
+  const int use_mpi = getenv("OMPI_COMM_WORLD_SIZE") || getenv("PMI_SIZE");
+  if (use_mpi) {
+    MPI_Comm_rank(MPI_COMM_WORLD, &rank);
+    MPI_Comm_size(MPI_COMM_WORLD, &ranks);
+  }
+#endif
+  if (!rc && ranks > 1 && ckpt) rc = die("--checkpoint is per process: not with mpirun");
   FILE *jf = NULL;
   if (!rc) {
     jf = open_json(&a, &jpath);
@@ -486,10 +589,42 @@ static int cmd_calibrate(int argc, char **argv) {
   if (!rc && pool.d != s.ref.d) rc = die("--pool has %zu columns, --reference %zu", pool.d, s.ref.d);
   double *tn = rc ? NULL : malloc((size_t)toys * sizeof *tn);
   if (!rc && !tn) rc = die("out of memory");
-  if (!rc && nplm_test_set_int(s.test, NPLM_OPT_TOY_OFFSET, first)) rc = die("%s", nplm_last_error());
-  if (!rc) {
-    nplm_status_t st = nplm_test_calibrate(s.test, pool.x, pool.n, pool.d, NULL, (size_t)toys,
-                                           s.seed, tn);
+  if (!rc && ckpt) {
+    rc = calibrate_resumable(&s, &pool, ckpt, first, toys, tn);
+#ifdef NPLM_HAVE_MPI
+  } else if (!rc && ranks > 1) {
+    /* block r: toys [lo_r, lo_{r+1}), the first (toys % ranks) blocks one toy longer */
+    int *counts = malloc(2 * (size_t)ranks * sizeof *counts), *displs = counts + ranks;
+    if (!counts) return die("out of memory");
+    for (int r = 0, off = 0; r < ranks; r++) {
+      counts[r] = (int)(toys / ranks + (r < toys % ranks));
+      displs[r] = off;
+      off += counts[r];
+    }
+    double *mine = malloc(((size_t)counts[rank] + 1) * sizeof *mine);
+    int ok = mine != NULL;
+    if (ok && counts[rank] > 0) {
+      ok = nplm_test_set_int(s.test, NPLM_OPT_TOY_OFFSET, first + displs[rank]) == NPLM_OK;
+      nplm_status_t st = ok ? nplm_test_calibrate(s.test, pool.x, pool.n, pool.d, NULL,
+                                                 (size_t)counts[rank], s.seed, mine)
+                            : NPLM_EINVAL;
+      ok = st == NPLM_OK || st == NPLM_ENOCONV;
+      if (!ok) die("rank %d: %s", rank, nplm_test_last_error(s.test));
+    }
+    int all_ok = 0;
+    MPI_Allreduce(&ok, &all_ok, 1, MPI_INT, MPI_MIN, MPI_COMM_WORLD);
+    if (all_ok)
+      MPI_Gatherv(mine, counts[rank], MPI_DOUBLE, tn, counts, displs, MPI_DOUBLE, 0,
+                  MPI_COMM_WORLD);
+    free(mine);
+    free(counts);
+    if (!all_ok) rc = 1;
+    else if (rank != 0) rc = -1; /* done: only rank 0 reports */
+#endif
+  } else if (!rc) {
+    if (nplm_test_set_int(s.test, NPLM_OPT_TOY_OFFSET, first)) rc = die("%s", nplm_last_error());
+    nplm_status_t st = rc ? NPLM_OK : nplm_test_calibrate(s.test, pool.x, pool.n, pool.d, NULL,
+                                                          (size_t)toys, s.seed, tn);
     if (st != NPLM_OK && st != NPLM_ENOCONV) rc = die("%s", nplm_test_last_error(s.test));
     else if (st == NPLM_ENOCONV) fprintf(stderr, "%s: note: %s\n", g_cmd, nplm_test_last_error(s.test));
   }
@@ -527,7 +662,7 @@ static int cmd_calibrate(int argc, char **argv) {
   free(tn);
   table_free(&pool);
   setup_free(&s);
-  return rc;
+  return rc < 0 ? 0 : rc;
 }
 
 /* ---- nplm eval ---- */
@@ -944,7 +1079,17 @@ int main(int argc, char **argv) {
   g_cmd = name;
   const char *c = argv[1];
   if (strcmp(c, "run") == 0) return cmd_run(argc - 2, argv + 2);
-  if (strcmp(c, "calibrate") == 0) return cmd_calibrate(argc - 2, argv + 2);
+  if (strcmp(c, "calibrate") == 0) {
+#ifdef NPLM_HAVE_MPI
+    if (getenv("OMPI_COMM_WORLD_SIZE") || getenv("PMI_SIZE")) {
+      MPI_Init(&argc, &argv);
+      int rc = cmd_calibrate(argc - 2, argv + 2);
+      MPI_Finalize();
+      return rc;
+    }
+#endif
+    return cmd_calibrate(argc - 2, argv + 2);
+  }
   if (strcmp(c, "tune-clip") == 0) return cmd_tune_clip(argc - 2, argv + 2);
   if (strcmp(c, "nuisance-learn") == 0) return cmd_nuisance_learn(argc - 2, argv + 2);
   if (strcmp(c, "eval") == 0) return cmd_eval(argc - 2, argv + 2);
@@ -952,10 +1097,16 @@ int main(int argc, char **argv) {
   if (strcmp(c, "merge") == 0) return cmd_merge(argc - 2, argv + 2);
   if (strcmp(c, "version") == 0 || strcmp(c, "--version") == 0) {
 #ifdef NPLM_HAVE_HDF5
-    printf("nplm %s (hdf5: yes)\n", nplm_version_string());
+    const char *h5 = "yes";
 #else
-    printf("nplm %s (hdf5: no)\n", nplm_version_string());
+    const char *h5 = "no";
 #endif
+#ifdef NPLM_HAVE_MPI
+    const char *mpi = "yes";
+#else
+    const char *mpi = "no";
+#endif
+    printf("nplm %s (hdf5: %s, mpi: %s)\n", nplm_version_string(), h5, mpi);
     return 0;
   }
   g_cmd = "nplm";

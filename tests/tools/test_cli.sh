@@ -90,6 +90,35 @@ a = json.load(open("all.json"))["t_null"]
 b = json.load(open("s0.json"))["t_null"] + json.load(open("s1.json"))["t_null"]
 assert a == b and len(a) == 4, (a, b)
 PYEOF
+# MPI, when the command is built with it: mpirun -np 2 gives the single-process t values
+if "$NPLM" version | grep -q "mpi: yes" && command -v mpirun > /dev/null; then
+  mpirun --allow-run-as-root --oversubscribe -np 2 "$NPLM" calibrate --reference ref.npy \
+    --pool pool.npy --n-expected 100 --toys 4 --seed 9 --threads 1 --json mpi.json > /dev/null
+  mpirun --allow-run-as-root --oversubscribe -np 3 "$NPLM" calibrate --reference ref.npy \
+    --pool pool.npy --n-expected 100 --toys 4 --seed 9 --threads 1 --json mpi3.json > /dev/null
+  "$PY" - <<'PYEOF' || fail "mpirun calibration differs from one process"
+import json
+a = json.load(open("all.json"))
+for f in ("mpi.json", "mpi3.json"):
+    m = json.load(open(f))
+    assert m["t_null"] == a["t_null"] and m["settings"] == a["settings"], (f, m["t_null"], a["t_null"])
+PYEOF
+fi
+
+# checkpoint: an interrupted calibration resumes and gives the uninterrupted t values
+"$NPLM" calibrate --reference ref.npy --pool pool.npy --n-expected 100 --toys 4 --seed 9 --checkpoint ck.jsonl --json ck_full.json > /dev/null
+head -n 3 ck.jsonl > ck_cut.jsonl                       # settings + 2 toys ...
+printf '{"toy": 2, "t": 1.' >> ck_cut.jsonl             # ... and a line cut mid-write
+mv ck_cut.jsonl ck.jsonl
+"$NPLM" calibrate --reference ref.npy --pool pool.npy --n-expected 100 --toys 4 --seed 9 --checkpoint ck.jsonl --json ck_resumed.json > /dev/null 2> resume.err
+grep -q "resuming: 2 of 4" resume.err || fail "calibrate --checkpoint did not resume"
+"$PY" - <<'PYEOF' || fail "resumed calibration differs"
+import json
+a = json.load(open("all.json"))["t_null"]
+assert json.load(open("ck_full.json"))["t_null"] == a
+assert json.load(open("ck_resumed.json"))["t_null"] == a
+PYEOF
+
 # merge: shards in any order give one run's calibration; overlaps, gaps and other settings are refused
 SLURM_ARRAY_TASK_ID=1 "$NPLM" calibrate --reference ref.npy --pool pool.npy --n-expected 100 --toys 2 --seed 9 --shard-from-env --json env1.json > /dev/null
 "$NPLM" merge --out merged.json s1.json s0.json > /dev/null
@@ -183,6 +212,8 @@ grep -q missing bad.err || fail "merge: gap not named"
 check_bad 1 merge --out m.json all.json other.json
 grep -q settings bad.err || fail "merge: other settings not named"
 check_bad 1 merge --out m.json nothing.json
+check_bad 1 calibrate --reference ref.npy --pool pool.npy --n-expected 100 --toys 4 --seed 8 --checkpoint ck.jsonl
+grep -q "other settings" bad.err || fail "checkpoint with other settings not refused"
 check_bad 1 calibrate --reference ref.npy --pool pool.npy --n-expected 100 --toys 2 --shard-from-env NO_SUCH_VAR
 for spec in $H5_BAD; do
   check_bad 1 run --reference "$spec" --data data.csv --n-expected 100

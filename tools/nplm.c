@@ -19,6 +19,7 @@
 #include <unistd.h>
 
 #include "nplm/nplm.h"
+#include "dilepton.h"
 #include "table.h"
 
 #ifdef NPLM_HAVE_MPI
@@ -130,6 +131,16 @@ static int read_table(const char *path, const char *columns, table_t *t) {
   return 0;
 }
 
+/* A JSON number: %.17g, or null for NaN and infinities (rotating buffers: up to 8 per call). */
+static const char *jd(double v) {
+  static char buf[8][32];
+  static int i;
+  i = (i + 1) % 8;
+  if (isfinite(v)) snprintf(buf[i], sizeof buf[i], "%.17g", v);
+  else snprintf(buf[i], sizeof buf[i], "null");
+  return buf[i];
+}
+
 /* ---- progress on a terminal ---- */
 
 typedef struct progress {
@@ -167,6 +178,7 @@ static const char *COMMON_HELP =
     "  --clip C               weight clip of an MLP (default 9; inf = none)\n"
     "  --optimizer NAME       adam (300000 epochs, the published recipe) or lbfgsb (default)\n"
     "  --epochs N             Adam epochs\n"
+    "  --max-iterations N     L-BFGS-B iteration limit (default 20000)\n"
     "  --seed S               seed of the initialisation / centres (default 0)\n"
     "  --threads T            worker threads (0 = all cores, the default)\n"
     "  --standardize          kernel models: standardise the inputs on the reference\n"
@@ -244,6 +256,8 @@ static int setup(args_t *a, setup_t *s, const char *what) {
       opt_long(a, "epochs", 1, 1000000000, 300000, &epochs) ||
       opt_long(a, "seed", 0, (1LL << 53), 0, &seed))
     return 1;
+  long long max_it = 0;
+  if (opt_long(a, "max-iterations", 0, 1000000000, 0, &max_it)) return 1;
   if ((v = get(a, "model"))) spec = v;
   const char *cl = get(a, "clip");
   if (cl && strcmp(cl, "inf") == 0) clip = INFINITY;
@@ -274,6 +288,7 @@ static int setup(args_t *a, setup_t *s, const char *what) {
       nplm_test_set_int(s->test, NPLM_OPT_EPOCHS, epochs) ||
       nplm_test_set_int(s->test, NPLM_OPT_THREADS, threads) ||
       nplm_test_set_int(s->test, NPLM_OPT_SEED, seed) ||
+      (max_it > 0 && nplm_test_set_int(s->test, NPLM_OPT_MAX_ITERATIONS, max_it)) ||
       (get(a, "standardize") && nplm_test_set_int(s->test, NPLM_OPT_STANDARDIZE, 1)))
     return die("%s", nplm_last_error());
   s->progress.tty = isatty(2);
@@ -294,11 +309,11 @@ static FILE *open_json(args_t *a, const char **path) {
 
 /* The settings a calibration's t values depend on (nplm merge compares them). */
 static void json_common(FILE *f, const setup_t *s) {
-  fprintf(f, "\"settings\": {\"library_version\": \"%s\", \"model\": \"%s\", \"clip\": %.17g, "
-             "\"optimizer\": \"%s\", \"epochs\": %lld, \"n_expected\": %.17g, "
+  fprintf(f, "\"settings\": {\"library_version\": \"%s\", \"model\": \"%s\", \"clip\": %s, "
+             "\"optimizer\": \"%s\", \"epochs\": %lld, \"n_expected\": %s, "
              "\"n_reference\": %zu, \"features\": %zu, \"nuisances\": %zu, \"seed\": %llu}",
-          nplm_version_string(), s->model_spec, s->clip,
-          s->optimizer == NPLM_OPTIMIZER_ADAM ? "adam" : "lbfgsb", s->epochs, s->n_expected,
+          nplm_version_string(), s->model_spec, jd(s->clip),
+          s->optimizer == NPLM_OPTIMIZER_ADAM ? "adam" : "lbfgsb", s->epochs, jd(s->n_expected),
           s->ref.n, s->ref.d, nplm_nuisance_count(s->nu), s->seed);
 }
 
@@ -417,20 +432,20 @@ static int cmd_run(int argc, char **argv) {
     for (size_t j = 0; j < J; j++) fprintf(out, "\nnu[%zu]: %.5g (tau fit), %.5g (Delta fit)", j, nu_t[j], nu_d[j]);
     fprintf(out, "\n(%.2f s)\n", secs);
     if (jf) {
-      fprintf(jf, "{\"t\": %.17g, \"tau\": %.17g, \"delta\": %.17g, \"dof\": %.17g, ", t, tau,
-              delta, dof);
-      fprintf(jf, "\"p_chi2\": %.17g, \"z_chi2\": %.17g, ", sig[NPLM_SIG_P_CHI2],
-              sig[NPLM_SIG_Z_CHI2]);
+      fprintf(jf, "{\"t\": %s, \"tau\": %s, \"delta\": %s, \"dof\": %s, ", jd(t), jd(tau),
+              jd(delta), jd(dof));
+      fprintf(jf, "\"p_chi2\": %s, \"z_chi2\": %s, ", jd(sig[NPLM_SIG_P_CHI2]),
+              jd(sig[NPLM_SIG_Z_CHI2]));
       if (n_null)
-        fprintf(jf, "\"n_toys\": %zu, \"p_empirical\": %.17g, \"z_empirical\": %.17g, "
-                    "\"beyond_toys\": %s, \"dof_fit\": %.17g, \"z_chi2_fit\": %.17g, ",
-                n_null, sig[NPLM_SIG_P_EMPIRICAL], sig[NPLM_SIG_Z_EMPIRICAL],
-                sig[NPLM_SIG_BEYOND_TOYS] == 1 ? "true" : "false", sig[NPLM_SIG_DOF_FIT],
-                sig[NPLM_SIG_Z_CHI2_FIT]);
+        fprintf(jf, "\"n_toys\": %zu, \"p_empirical\": %s, \"z_empirical\": %s, "
+                    "\"beyond_toys\": %s, \"dof_fit\": %s, \"z_chi2_fit\": %s, ",
+                n_null, jd(sig[NPLM_SIG_P_EMPIRICAL]), jd(sig[NPLM_SIG_Z_EMPIRICAL]),
+                sig[NPLM_SIG_BEYOND_TOYS] == 1 ? "true" : "false", jd(sig[NPLM_SIG_DOF_FIT]),
+                jd(sig[NPLM_SIG_Z_CHI2_FIT]));
       fprintf(jf, "\"nu_tau\": [");
-      for (size_t j = 0; j < J; j++) fprintf(jf, "%s%.17g", j ? ", " : "", nu_t[j]);
+      for (size_t j = 0; j < J; j++) fprintf(jf, "%s%s", j ? ", " : "", jd(nu_t[j]));
       fprintf(jf, "], \"nu_delta\": [");
-      for (size_t j = 0; j < J; j++) fprintf(jf, "%s%.17g", j ? ", " : "", nu_d[j]);
+      for (size_t j = 0; j < J; j++) fprintf(jf, "%s%s", j ? ", " : "", jd(nu_d[j]));
       fprintf(jf, "], \"n_data\": %zu, \"seconds\": %.6g, ", data.n, secs);
       json_common(jf, &s);
       fprintf(jf, "}\n");
@@ -650,10 +665,10 @@ static int cmd_calibrate(int argc, char **argv) {
     if (jf) {
       fprintf(jf, "{\"t_null\": [");
       for (long long k = 0; k < toys; k++)
-        fprintf(jf, "%s%.17g", k ? (k % 8 ? ", " : ",\n  ") : "", tn[k]);
-      fprintf(jf, "], \"first_toy\": %lld, \"n_toys\": %lld, \"median\": %.17g, "
-                  "\"dof_fit\": %.17g, \"ks_p_fit\": %.17g, \"n_pool\": %zu, ",
-              first, toys, med, dof, ksp, pool.n);
+        fprintf(jf, "%s%s", k ? (k % 8 ? ", " : ",\n  ") : "", jd(tn[k]));
+      fprintf(jf, "], \"first_toy\": %lld, \"n_toys\": %lld, \"median\": %s, "
+                  "\"dof_fit\": %s, \"ks_p_fit\": %s, \"n_pool\": %zu, ",
+              first, toys, jd(med), jd(dof), jd(ksp), pool.n);
       json_common(jf, &s);
       fprintf(jf, "}\n");
     }
@@ -732,18 +747,85 @@ static size_t rpois(rng_t *r, double mu) {
   return x < 0 ? 0 : (size_t)x;
 }
 
+static int generate_dilepton(int argc, char **argv) {
+  args_t a;
+  if (parse_args(argc, argv, &a)) return 2;
+  const char *out, *sigspec = get(&a, "signal");
+  long long events, seed;
+  double mu, norm;
+  dilepton_config_t cfg;
+  dilepton_default_config(&cfg);
+  int with_mass = get(&a, "with-mass") != NULL;
+  int rc = need(&a, "out", &out) || opt_long(&a, "events", 0, 1000000000, -1, &events) ||
+           opt_double(&a, "poisson", -1.0, &mu) || opt_long(&a, "seed", 0, 1LL << 62, 1, &seed) ||
+           opt_double(&a, "scale-barrel", 0.0, &cfg.scale_barrel) ||
+           opt_double(&a, "scale-endcap", 0.0, &cfg.scale_endcap) ||
+           opt_double(&a, "norm", 0.0, &norm);
+  if (!rc) rc = unused(&a);
+  if (!rc && (events < 0) == (mu < 0)) rc = die("give exactly one of --events N and --poisson MU");
+  if (!rc && (fabs(cfg.scale_barrel) > 0.5 || fabs(cfg.scale_endcap) > 0.5))
+    rc = die("--scale-barrel/--scale-endcap: |NU| above 0.5 is not a momentum scale");
+  if (rc) return rc;
+  rng_t r = {(uint64_t)seed};
+  size_t nb = mu >= 0 ? rpois(&r, mu * exp(norm)) : (size_t)events, ns = 0;
+  int proc = DILEPTON_DY;
+  if (sigspec) {
+    char *end;
+    const char *v = NULL;
+    if (strncmp(sigspec, "zprime:", 7) == 0) proc = DILEPTON_ZPRIME, v = sigspec + 7;
+    else if (strncmp(sigspec, "eft:", 4) == 0) proc = DILEPTON_EFT, v = sigspec + 4;
+    else return die("--signal: '%s' is neither zprime:NS nor eft:NS", sigspec);
+    double nsig = strtod(v, &end);
+    if (*end || !(nsig >= 0)) return die("--signal: expected %.*s:NS", (int)(v - sigspec - 1), sigspec);
+    ns = rpois(&r, nsig);
+  }
+  double *x = malloc((nb + ns + 1) * 6 * sizeof *x);
+  if (!x) return die("out of memory");
+  uint64_t st = r.s;
+  dilepton_generate(DILEPTON_DY, &cfg, nb, &st, x);
+  if (ns) dilepton_generate(proc, &cfg, ns, &st, x + 6 * nb);
+  const size_t n = nb + ns, d = with_mass ? 6 : 5;
+  if (!with_mass) /* drop m12: rows of 5 */
+    for (size_t i = 0; i < n; i++) memmove(x + 5 * i, x + 6 * i, 5 * sizeof *x);
+  size_t len = strlen(out);
+  char err[600];
+  if (len > 4 && strcmp(out + len - 4, ".csv") == 0) {
+    FILE *f = fopen(out, "w");
+    if (!f) rc = die("cannot write '%s': %s", out, strerror(errno));
+    if (f) {
+      fprintf(f, "pt1,pt2,eta1,eta2,dphi12%s\n", with_mass ? ",m12" : "");
+      for (size_t i = 0; i < n; i++)
+        for (size_t j = 0; j < d; j++) fprintf(f, "%.17g%c", x[i * d + j], j + 1 < d ? ',' : '\n');
+      if (fclose(f)) rc = die("cannot write '%s'", out);
+    }
+  } else if (table_write_npy(out, x, n, d, 0, err, sizeof err)) {
+    rc = die("%s", err);
+  }
+  if (!rc) printf("%zu Drell-Yan + %zu signal events (%zu columns) -> %s\n", nb, ns, d, out);
+  free(x);
+  return rc;
+}
+
 static int cmd_generate(int argc, char **argv) {
   const int help = argc > 0 && strcmp(argv[0], "--help") == 0;
   if (argc == 0 || help) {
     printf("usage: nplm generate 1d --out FILE (--events N | --poisson MU) [--seed S]\n"
+           "       nplm generate dilepton --out FILE (--events N | --poisson MU) [--seed S]\n"
+           "                        [--signal zprime:NS | eft:NS] [--scale-barrel NU]\n"
+           "                        [--scale-endcap NU] [--norm NU] [--with-mass]\n"
            "                        [--signal gauss:MEAN,SIGMA,NS | gamma3:NS] [--scale NU]\n"
            "                        [--norm NU]\n\n"
            "The 1D benchmark: Exp(1) background (N events, or Poisson(MU e^norm)), each x scaled\n"
            "by e^scale; a signal of Poisson(NS) events (Normal(MEAN, SIGMA) or x^2 e^-x / 2).\n"
+           "dilepton: the 5D stand-in (pT1, pT2, eta1, eta2, dphi12; --with-mass adds m12):\n"
+           "Drell-Yan-like pairs, a 300 GeV Z' or an EFT-like tail, muon momentum scales\n"
+           "exp(NU) in barrel (|eta| < 1.2) and endcaps, acceptance pT > 20, |eta| < 2.4,\n"
+           "m12 > 100 GeV (model: tools/dilepton.c).\n"
            "FILE ending in .csv is written as CSV, anything else as .npy.\n");
     return help ? 0 : 2;
   }
-  if (strcmp(argv[0], "1d") != 0) return die("unknown sample '%s' (only 1d)", argv[0]) + 1;
+  if (strcmp(argv[0], "dilepton") == 0) return generate_dilepton(argc - 1, argv + 1);
+  if (strcmp(argv[0], "1d") != 0) return die("unknown sample '%s' (1d or dilepton)", argv[0]) + 1;
   args_t a;
   if (parse_args(argc - 1, argv + 1, &a)) return 2;
   const char *out, *sigspec = get(&a, "signal");
@@ -847,10 +929,11 @@ static int cmd_nuisance_learn(int argc, char **argv) {
   if (argc > 0 && strcmp(argv[0], "--help") == 0) {
     printf("usage: nplm nuisance-learn --nominal FILE --varied FILE@NU[,FILE@NU...] --sigma S\n"
            "                           --out FILE [--order K] [--layers 1,4,1] [--norm SIGMA]\n"
-           "                           [--columns LIST] [--iterations N]\n\n"
+           "                           [--columns LIST] [--iterations N] [--clip C]\n\n"
            "Learn the Taylor coefficients of a shape nuisance (one network per power) from the\n"
            "nominal sample against samples generated at nu (absolute units), and write a module\n"
-           "for nplm run --nuisance. --norm adds a normalisation nuisance with that sigma.\n");
+           "for nplm run --nuisance. --norm adds a normalisation nuisance with that sigma;\n"
+           "--clip bounds the networks' weights (default 100).\n");
     return 0;
   }
   args_t a;
@@ -861,8 +944,10 @@ static int cmd_nuisance_learn(int argc, char **argv) {
   int rc = need(&a, "nominal", &nom) || need(&a, "varied", &var) || need(&a, "out", &out);
   const char *sg = NULL;
   if (!rc) rc = need(&a, "sigma", &sg) || to_double(sg, "sigma", &sigma);
+  double wclip = 100.0;
   if (!rc) rc = opt_long(&a, "order", 1, 8, 2, &order) || opt_double(&a, "norm", 0.0, &norm) ||
-                opt_long(&a, "iterations", 1, 1000000000, 3000, &iters);
+                opt_long(&a, "iterations", 1, 1000000000, 3000, &iters) ||
+                opt_double(&a, "clip", 100.0, &wclip);
   const char *ls = get(&a, "layers");
   if (!rc) rc = unused(&a);
   if (rc) return rc;
@@ -904,6 +989,7 @@ static int cmd_nuisance_learn(int argc, char **argv) {
   if (!rc && (nplm_nuisance_create(&nu, t0.d) ||
               nplm_nuisance_add_shape(nu, sigma, (unsigned)order, layers, nl, &idx) ||
               nplm_nuisance_set_int(nu, NPLM_NUIS_OPT_MAX_ITERATIONS, iters) ||
+              nplm_nuisance_set_double(nu, NPLM_NUIS_OPT_WEIGHT_CLIP, wclip) ||
               nplm_nuisance_learn(nu, idx, t0.d, t0.x, t0.n, NULL, nv, nus, xs, ns, NULL) ||
               (norm > 0 && nplm_nuisance_add_norm(nu, norm, NULL)) ||
               nplm_nuisance_save(nu, out)))
@@ -1037,10 +1123,10 @@ static int cmd_merge(int argc, char **argv) {
     if (f) {
       fprintf(f, "{\"t_null\": [");
       for (long long j = 0; j < total; j++)
-        fprintf(f, "%s%.17g", j ? (j % 8 ? ", " : ",\n  ") : "", t[j]);
-      fprintf(f, "], \"first_toy\": %lld, \"n_toys\": %lld, \"shards\": %d, \"dof_fit\": %.17g, "
-                 "\"ks_p_fit\": %.17g, \"settings\": %s}\n",
-              sh[0].first, total, n, dof, ksp, sh[0].settings_copy);
+        fprintf(f, "%s%s", j ? (j % 8 ? ", " : ",\n  ") : "", jd(t[j]));
+      fprintf(f, "], \"first_toy\": %lld, \"n_toys\": %lld, \"shards\": %d, \"dof_fit\": %s, "
+                 "\"ks_p_fit\": %s, \"settings\": %s}\n",
+              sh[0].first, total, n, jd(dof), jd(ksp), sh[0].settings_copy);
       if (fclose(f) != 0) rc = die("cannot write '%s'", out);
       else printf("%d shards, toys %lld..%lld -> %s\n", n, sh[0].first, sh[0].first + total - 1,
                   out);

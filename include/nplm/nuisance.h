@@ -71,10 +71,16 @@ typedef enum nplm_nuisance_option {
   NPLM_NUIS_OPT_TOLERANCE = 107,       /**< double >= 0, < 1; L-BFGS-B stops when the relative
                                             decrease of the loss over one iteration falls below
                                             it; default 1e-12. */
-  NPLM_NUIS_OPT_VALIDATION_EVERY = 200 /**< int 0 or 2 .. 1000; every this many-th event of
+  NPLM_NUIS_OPT_VALIDATION_EVERY = 200, /**< int 0 or 2 .. 1000; every this many-th event of
                                             every sample is held out for validation (default
                                             5); 0 = train on all events (the validation loss is
                                             then NaN). */
+  NPLM_NUIS_OPT_WEIGHT_CLIP = 114      /**< double > 0 or INFINITY; bound on the weights (not
+                                            the biases) of the coefficient networks; default
+                                            100. Unbounded, a hidden unit saturated on every
+                                            training event leaves its output weight free to
+                                            grow, and the coefficients explode on other
+                                            events. */
 } nplm_nuisance_option_t;
 
 /** Set an integer learning option.

@@ -214,10 +214,18 @@ nplm_status_t nplm_nuisance_learn(nplm_nuisance_t *nu, size_t index, size_t d, c
       /* start near delta = 0: small output weights */
       for (size_t p = spec->w_off[spec->n_layers - 1]; p < P; p++) theta[k * P + p] *= 0.01;
     }
-    for (size_t p = 0; p < K * P; p++) {
-      lo[p] = -INFINITY;
-      hi[p] = INFINITY;
-    }
+    /* weights in [-clip, clip] (biases free): without a bound, the output weight of a hidden
+       unit that is saturated on every training event is a flat direction of the loss, and
+       can drift to values that explode on events outside the training samples */
+    const double clip = nu->opt[NPLM__NO_WEIGHT_CLIP];
+    for (size_t k = 0; k < K; k++)
+      for (size_t l = 1; l < spec->n_layers; l++)
+        for (size_t p = spec->w_off[l]; p < spec->b_off[l] + spec->units[l]; p++) {
+          const int bias = p >= spec->b_off[l];
+          lo[k * P + p] = bias ? -(double)INFINITY : -clip;
+          hi[k * P + p] = bias ? (double)INFINITY : clip;
+        }
+    nplm__project(K * P, theta, lo, hi);
     nplm__optim_report_t rep;
     if ((int)nu->opt[NPLM__NO_OPTIMIZER] == 0) { /* NPLM_OPTIMIZER_ADAM */
       nplm__adam_opts_t o = {(int64_t)nu->opt[NPLM__NO_EPOCHS], nu->opt[NPLM__NO_LEARNING_RATE],

@@ -25,7 +25,7 @@ typedef struct nplm__nuis_item {
 } nplm__nuis_item_t;
 
 /* learning options (nplm_nuisance_set_int / _set_double), in the order of nplm__nuis_options */
-#define NPLM__NUIS_N_OPTIONS 7
+#define NPLM__NUIS_N_OPTIONS 8
 extern const struct nplm__nuis_option_info {
   int key;
   const char *name;
@@ -34,7 +34,7 @@ extern const struct nplm__nuis_option_info {
 } nplm__nuis_options[NPLM__NUIS_N_OPTIONS];
 enum {
   NPLM__NO_SEED, NPLM__NO_OPTIMIZER, NPLM__NO_EPOCHS, NPLM__NO_LEARNING_RATE,
-  NPLM__NO_MAX_ITERATIONS, NPLM__NO_TOLERANCE, NPLM__NO_VALIDATION_EVERY
+  NPLM__NO_MAX_ITERATIONS, NPLM__NO_TOLERANCE, NPLM__NO_VALIDATION_EVERY, NPLM__NO_WEIGHT_CLIP
 };
 
 struct nplm_nuisance {

@@ -11,6 +11,7 @@ const struct nplm__nuis_option_info nplm__nuis_options[NPLM__NUIS_N_OPTIONS] = {
     {NPLM_NUIS_OPT_MAX_ITERATIONS, "max_iterations", 1, 1, 1e9, 3000},
     {NPLM_NUIS_OPT_TOLERANCE, "tolerance", 0, 0, 0.99999999999999989, 1e-12},
     {NPLM_NUIS_OPT_VALIDATION_EVERY, "validation_every", 1, 0, 1000, 5},
+    {NPLM_NUIS_OPT_WEIGHT_CLIP, "weight_clip", 0, 0x1p-1074, (double)INFINITY, 100.0},
 };
 
 static int option_index(nplm_nuisance_option_t key) {
@@ -31,7 +32,7 @@ static nplm_status_t set_value(nplm_nuisance_t *nu, nplm_nuisance_option_t key, 
   if (o->is_int && value != floor(value))
     return nplm__fail(NPLM_EINVAL, "%s: option '%s' takes an integer, got %g", fn, o->name,
                       value);
-  if (!(value >= o->lo && value <= o->hi) || !isfinite(value))
+  if (!(value >= o->lo && value <= o->hi) || (!isfinite(value) && !(isinf(o->hi) && value > 0)))
     return nplm__fail(NPLM_EINVAL, "%s: option '%s' = %g is outside [%g, %g]", fn, o->name, value,
                       o->lo, o->hi);
   if (key == NPLM_NUIS_OPT_VALIDATION_EVERY && value == 1.0)

@@ -468,6 +468,11 @@ Test(nuisance, learning_options) {
   cr_assert_eq(v, (double)NPLM_OPTIMIZER_LBFGSB);
   cr_assert_eq(nplm_nuisance_get_option(nu, NPLM_NUIS_OPT_VALIDATION_EVERY, &v), NPLM_OK);
   cr_assert_eq(v, 5.0);
+  cr_assert_eq(nplm_nuisance_get_option(nu, NPLM_NUIS_OPT_WEIGHT_CLIP, &v), NPLM_OK);
+  cr_assert_eq(v, 100.0);
+  cr_assert_eq(nplm_nuisance_set_double(nu, NPLM_NUIS_OPT_WEIGHT_CLIP, (double)INFINITY), NPLM_OK);
+  cr_assert_eq(nplm_nuisance_set_double(nu, NPLM_NUIS_OPT_WEIGHT_CLIP, 0.0), NPLM_EINVAL);
+  cr_assert_eq(nplm_nuisance_set_double(nu, NPLM_NUIS_OPT_WEIGHT_CLIP, 100.0), NPLM_OK);
   /* refused: wrong type, out of range, 1, unknown key, NULL handle or output */
   cr_assert_eq(nplm_nuisance_set_int(nu, NPLM_NUIS_OPT_LEARNING_RATE, 1), NPLM_EINVAL);
   cr_assert(strstr(nplm_last_error(), "learning_rate") != NULL, "%s", nplm_last_error());
@@ -526,6 +531,12 @@ Test(nuisance, learning_options) {
   const size_t ns[1] = {500};
   cr_assert_eq(nplm_nuisance_learn(nu, 0, 1, x0, 500, NULL, 1, nus1, xs, ns, NULL), NPLM_EINVAL);
   cr_assert(strstr(nplm_last_error(), "n0") != NULL, "%s", nplm_last_error());
+  nplm_nuisance_free(nu);
+  /* a weight clip keeps every weight inside the box (the oracle needs weights above 0.05) */
+  nu = small_shape();
+  cr_assert_eq(nplm_nuisance_set_double(nu, NPLM_NUIS_OPT_WEIGHT_CLIP, 0.05), NPLM_OK);
+  cr_assert_eq(learn_small(nu, &tl, &vl, d), NPLM_OK);
+  cr_assert(tl > tl_full * 1.001, "clip 0.05: %.9g, free: %.9g", tl, tl_full);
   nplm_nuisance_free(nu);
   /* Adam: reaches the quasi-Newton minimum's loss closely */
   nu = small_shape();

@@ -27,9 +27,9 @@ PY=${PYTHON:-/usr/bin/python3}
 mkdir -p "$W"
 cd "$W"
 if [ "$SIZE" = full ]; then
-  NR0=8500 TOYS=100 NZP=120 NEFT=120 KM=2000
+  NR0=8500 TOYS=100 SIGTOYS=20 NZP=120 NEFT=120 KM=2000
 else
-  NR0=500 TOYS=4 NZP=30 NEFT=30 KM=100
+  NR0=500 TOYS=4 SIGTOYS=2 NZP=30 NEFT=30 KM=100
 fi
 NREF=$((5 * NR0))
 POOL=$((40 * NR0))
@@ -37,8 +37,12 @@ G="$NPLM generate dilepton"
 $G --events "$NREF" --seed 1 --out ref.npy > /dev/null
 $G --events "$POOL" --seed 2 --out pool.npy > /dev/null
 $G --events "$NREF" --seed 3 --with-mass --out ref_m.npy > /dev/null
-$G --poisson "$NR0" --seed 4 --signal "zprime:$NZP" --out data_zp.npy > /dev/null
-$G --poisson "$NR0" --seed 5 --signal "eft:$NEFT" --out data_eft.npy > /dev/null
+i=0
+while [ $i -lt "$SIGTOYS" ]; do   # signal toys: Poisson background plus Poisson signal
+  $G --poisson "$NR0" --seed $((1000 + i)) --signal "zprime:$NZP" --out "data_zp_$i.npy" > /dev/null
+  $G --poisson "$NR0" --seed $((2000 + i)) --signal "eft:$NEFT" --out "data_eft_$i.npy" > /dev/null
+  i=$((i + 1))
+done
 $G --events "$NZP" --seed 6 --signal "zprime:$((NZP * 50))" --with-mass --out zp_m.npy > /dev/null
 $G --events "$NREF" --seed 7 --signal "eft:$((NEFT * 50))" --with-mass --out eft_m.npy > /dev/null
 
@@ -55,18 +59,22 @@ KER="--reference ref.npy --n-expected $NR0 --model kernel:$KM,3,1e-6 --standardi
 "$NPLM" calibrate $NN --pool pool.npy --toys "$TOYS" --seed 11 --json null_nn.json
 "$NPLM" calibrate $KER --pool pool.npy --toys "$TOYS" --seed 11 --json null_kernel.json
 for sig in zp eft; do
-  "$NPLM" run $NN --data "data_$sig.npy" --calibration null_nn.json --json "nn_$sig.json" > /dev/null
-  "$NPLM" run $KER --data "data_$sig.npy" --calibration null_kernel.json --json "kernel_$sig.json" > /dev/null
+  i=0
+  while [ $i -lt "$SIGTOYS" ]; do
+    "$NPLM" run $NN --data "data_${sig}_$i.npy" --calibration null_nn.json --json "nn_${sig}_$i.json" > /dev/null 2>&1
+    "$NPLM" run $KER --data "data_${sig}_$i.npy" --calibration null_kernel.json --json "kernel_${sig}_$i.json" > /dev/null 2>&1
+    i=$((i + 1))
+  done
 done
-"$NPLM" run $NN --data data_zp.npy --nuisance scale.nuis --aux 0=0.0 --json nn_zp_syst.json > /dev/null
+"$NPLM" run $NN --data data_zp_0.npy --nuisance scale.nuis --aux 0=0.0 --json nn_zp_syst.json > /dev/null 2>&1
 
-"$PY" - "$NR0" "$NZP" "$NEFT" <<'EOF'
+"$PY" - "$NR0" "$NZP" "$NEFT" "$SIGTOYS" <<'EOF'
 # The summary: Z of each test against its calibration (chi2 with the dof fitted on the toys,
 # which extrapolates beyond the toys), and the signal-aware binned m12 reference (Asimov Z of
 # a known signal template over the reference in 40 log-spaced m12 bins).
-import json, sys
+import glob, json, sys
 import numpy as np
-nr0, nzp, neft = (float(a) for a in sys.argv[1:])
+nr0, nzp, neft, ntoys = (float(a) for a in sys.argv[1:])
 ref = np.load("ref_m.npy")[:, 5]
 edges = np.geomspace(100.0, 3000.0, 41)
 b = np.histogram(ref, edges)[0] * nr0 / len(ref)
@@ -76,12 +84,16 @@ def zref(sig_file, ns, skip):
     ok = b > 0
     return float(np.sqrt(2 * np.sum((s[ok] + b[ok]) * np.log1p(s[ok] / b[ok]) - s[ok])))
 z_ref = {"zp": zref("zp_m.npy", nzp, int(nzp)), "eft": zref("eft_m.npy", neft, int(5 * nr0))}
-print(f"{'model':8} {'signal':6} {'t':>9} {'Z (fitted-dof chi2)':>20} {'Z_ref':>6} {'Z/Z_ref':>8}")
+print(f"{'model':8} {'signal':6} {'toys':>4} {'median t':>9} {'median Z (16%-84%)':>22} {'Z_ref':>6} {'Z/Z_ref':>8} {'s/fit':>6}")
 for model in ("nn", "kernel"):
     for sig in ("zp", "eft"):
-        r = json.load(open(f"{model}_{sig}.json"))
-        z = r["z_chi2_fit"]
-        print(f"{model:8} {sig:6} {r['t']:9.2f} {z:20.2f} {z_ref[sig]:6.2f} {z / z_ref[sig]:8.2f}")
+        rs = [json.load(open(f)) for f in sorted(glob.glob(f"{model}_{sig}_[0-9]*.json"))]
+        t = np.array([r["t"] for r in rs])
+        z = np.array([r["z_chi2_fit"] if r["z_chi2_fit"] is not None else np.inf for r in rs])
+        secs = np.median([r["seconds"] for r in rs])
+        q16, med, q84 = np.quantile(z, [0.16, 0.5, 0.84])
+        print(f"{model:8} {sig:6} {len(rs):4d} {np.median(t):9.2f} {med:8.2f} ({q16:.2f}-{q84:.2f}) "
+              f"{z_ref[sig]:6.2f} {med / z_ref[sig]:8.2f} {secs:6.2f}")
 s = json.load(open("nn_zp_syst.json"))
 print(f"with the momentum scale and normalisation nuisances (Z'): tau {s['tau']:.2f} - "
       f"Delta {s['delta']:.2f} = t {s['t']:.2f}; nu_hat {s['nu_tau']}")

@@ -19,6 +19,7 @@
 #include <unistd.h>
 
 #include "nplm/nplm.h"
+#include "../examples/samples.h" /* the benchmark generators the examples use */
 #include "dilepton.h"
 #include "table.h"
 
@@ -717,36 +718,6 @@ static int cmd_eval(int argc, char **argv) {
 
 /* ---- nplm generate ---- */
 
-typedef struct rng {
-  uint64_t s;
-} rng_t;
-static uint64_t rnext(rng_t *r) {
-  uint64_t z = (r->s += 0x9e3779b97f4a7c15ull);
-  z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
-  z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
-  return z ^ (z >> 31);
-}
-static double runif(rng_t *r) { return ((double)(rnext(r) >> 11) + 0.5) * 0x1.0p-53; }
-static double rnorm(rng_t *r) {
-  double u = runif(r), v = runif(r);
-  return sqrt(-2.0 * log(u)) * cos(6.283185307179586 * v);
-}
-static size_t rpois(rng_t *r, double mu) {
-  if (mu <= 0) return 0;
-  if (mu < 500) {
-    double p = exp(-mu), c = p, u = runif(r);
-    size_t k = 0;
-    while (u > c && k < 100000) {
-      k++;
-      p *= mu / (double)k;
-      c += p;
-    }
-    return k;
-  }
-  double x = floor(mu + sqrt(mu) * rnorm(r) + 0.5);
-  return x < 0 ? 0 : (size_t)x;
-}
-
 static int generate_dilepton(int argc, char **argv) {
   args_t a;
   if (parse_args(argc, argv, &a)) return 2;
@@ -766,8 +737,8 @@ static int generate_dilepton(int argc, char **argv) {
   if (!rc && (fabs(cfg.scale_barrel) > 0.5 || fabs(cfg.scale_endcap) > 0.5))
     rc = die("--scale-barrel/--scale-endcap: |NU| above 0.5 is not a momentum scale");
   if (rc) return rc;
-  rng_t r = {(uint64_t)seed};
-  size_t nb = mu >= 0 ? rpois(&r, mu * exp(norm)) : (size_t)events, ns = 0;
+  sample_rng_t r = {(uint64_t)seed};
+  size_t nb = mu >= 0 ? sample_poisson(&r, mu * exp(norm)) : (size_t)events, ns = 0;
   int proc = DILEPTON_DY;
   if (sigspec) {
     char *end;
@@ -777,7 +748,7 @@ static int generate_dilepton(int argc, char **argv) {
     else return die("--signal: '%s' is neither zprime:NS nor eft:NS", sigspec);
     double nsig = strtod(v, &end);
     if (*end || !(nsig >= 0)) return die("--signal: expected %.*s:NS", (int)(v - sigspec - 1), sigspec);
-    ns = rpois(&r, nsig);
+    ns = sample_poisson(&r, nsig);
   }
   double *x = malloc((nb + ns + 1) * 6 * sizeof *x);
   if (!x) return die("out of memory");
@@ -837,8 +808,8 @@ static int cmd_generate(int argc, char **argv) {
   if (!rc) rc = unused(&a);
   if (!rc && (events < 0) == (mu < 0)) rc = die("give exactly one of --events N and --poisson MU");
   if (rc) return rc;
-  rng_t r = {(uint64_t)seed};
-  size_t nb = mu >= 0 ? rpois(&r, mu * exp(norm)) : (size_t)events;
+  sample_rng_t r = {(uint64_t)seed};
+  size_t nb = mu >= 0 ? sample_poisson(&r, mu * exp(norm)) : (size_t)events;
   size_t ns = 0;
   int kind = 0;
   double mean = 0, sd = 0, nsig = 0;
@@ -857,14 +828,14 @@ static int cmd_generate(int argc, char **argv) {
     } else {
       return die("--signal: '%s' is neither gauss:MEAN,SIGMA,NS nor gamma3:NS", sigspec);
     }
-    ns = rpois(&r, nsig);
+    ns = sample_poisson(&r, nsig);
   }
   double *x = malloc((nb + ns + 1) * sizeof *x);
   if (!x) return die("out of memory");
-  for (size_t i = 0; i < nb; i++) x[i] = -log(runif(&r)) * exp(scale);
+  for (size_t i = 0; i < nb; i++) x[i] = -log(sample_uniform(&r)) * exp(scale);
   for (size_t i = 0; i < ns; i++)
-    x[nb + i] = kind == 1 ? mean + sd * rnorm(&r)
-                          : -log(runif(&r)) - log(runif(&r)) - log(runif(&r));
+    x[nb + i] = kind == 1 ? mean + sd * sample_normal(&r)
+                          : -log(sample_uniform(&r)) - log(sample_uniform(&r)) - log(sample_uniform(&r));
   size_t len = strlen(out);
   char err[600];
   if (len > 4 && strcmp(out + len - 4, ".csv") == 0) {

@@ -308,12 +308,12 @@ static FILE *open_json(args_t *a, const char **path) {
   return f;
 }
 
-/* The settings a calibration's t values depend on (nplm merge compares them). */
+/* The seed, and the options a calibration's t values depend on (nplm merge compares them). */
 static void json_common(FILE *f, const setup_t *s) {
-  fprintf(f, "\"settings\": {\"library_version\": \"%s\", \"model\": \"%s\", \"clip\": %s, "
-             "\"optimizer\": \"%s\", \"epochs\": %lld, \"n_expected\": %s, "
+  fprintf(f, "\"seed\": %llu, \"options\": {\"library_version\": \"%s\", \"model\": \"%s\", "
+             "\"clip\": %s, \"optimizer\": \"%s\", \"epochs\": %lld, \"n_expected\": %s, "
              "\"n_reference\": %zu, \"features\": %zu, \"nuisances\": %zu, \"seed\": %llu}",
-          nplm_version_string(), s->model_spec, jd(s->clip),
+          s->seed, nplm_version_string(), s->model_spec, jd(s->clip),
           s->optimizer == NPLM_OPTIMIZER_ADAM ? "adam" : "lbfgsb", s->epochs, jd(s->n_expected),
           s->ref.n, s->ref.d, nplm_nuisance_count(s->nu), s->seed);
 }
@@ -979,7 +979,8 @@ static int cmd_nuisance_learn(int argc, char **argv) {
 
 typedef struct shard {
   char *text;     /* the file */
-  char settings_copy[2048]; /* the settings object, verbatim */
+  char settings_copy[2048]; /* the options object, verbatim */
+  long long seed;
   double *t;
   long long first, n;
   const char *path;
@@ -1017,9 +1018,11 @@ static int read_shard(const char *path, shard_t *sh) {
   char *p = strstr(sh->text, "\"t_null\"");
   char *q = p ? strchr(p, '[') : NULL;
   char *fs = strstr(sh->text, "\"first_toy\":"), *ns = strstr(sh->text, "\"n_toys\":");
-  char *st = strstr(sh->text, "\"settings\":");
+  char *st = strstr(sh->text, "\"options\":");
   if (!q || !fs || !ns || !st) return die("'%s' is not a calibration file from nplm calibrate --json", path);
   sh->first = strtoll(fs + 12, NULL, 10);
+  char *sd = strstr(sh->text, "\"seed\":");
+  sh->seed = sd ? strtoll(sd + 7, NULL, 10) : -1;
   sh->n = strtoll(ns + 9, NULL, 10);
   char *b0 = strchr(st, '{'), *b1 = b0 ? strchr(b0, '}') : NULL;
   if (!b1 || (size_t)(b1 - b0 + 1) >= sizeof sh->settings_copy || sh->n < 1 || sh->first < 0)
@@ -1096,8 +1099,8 @@ static int cmd_merge(int argc, char **argv) {
       for (long long j = 0; j < total; j++)
         fprintf(f, "%s%s", j ? (j % 8 ? ", " : ",\n  ") : "", jd(t[j]));
       fprintf(f, "], \"first_toy\": %lld, \"n_toys\": %lld, \"shards\": %d, \"dof_fit\": %s, "
-                 "\"ks_p_fit\": %s, \"settings\": %s}\n",
-              sh[0].first, total, n, jd(dof), jd(ksp), sh[0].settings_copy);
+                 "\"ks_p_fit\": %s, \"seed\": %lld, \"options\": %s}\n",
+              sh[0].first, total, n, jd(dof), jd(ksp), sh[0].seed, sh[0].settings_copy);
       if (fclose(f) != 0) rc = die("cannot write '%s'", out);
       else printf("%d shards, toys %lld..%lld -> %s\n", n, sh[0].first, sh[0].first + total - 1,
                   out);

@@ -101,7 +101,7 @@ import json
 a = json.load(open("all.json"))
 for f in ("mpi.json", "mpi3.json"):
     m = json.load(open(f))
-    assert m["t_null"] == a["t_null"] and m["settings"] == a["settings"], (f, m["t_null"], a["t_null"])
+    assert m["t_null"] == a["t_null"] and m["options"] == a["options"] and m["seed"] == a["seed"] == 9, (f, m["t_null"], a["t_null"])
 PYEOF
 fi
 
@@ -127,7 +127,7 @@ import json
 a = json.load(open("all.json")); m = json.load(open("merged.json")); e = json.load(open("env1.json"))
 assert m["t_null"] == a["t_null"] and m["first_toy"] == 0 and m["n_toys"] == 4, m
 assert e["t_null"] == json.load(open("s1.json"))["t_null"] and e["first_toy"] == 2, e
-assert m["settings"] == a["settings"], (m["settings"], a["settings"])
+assert m["options"] == a["options"] and m["seed"] == a["seed"] == 9, (m["options"], a["options"])
 PYEOF
 "$NPLM" calibrate --reference ref.npy --pool pool.npy --n-expected 100 --toys 2 --first-toy 4 --seed 10 --json other.json > /dev/null
 "$NPLM" calibrate --reference ref.npy --pool pool.npy --n-expected 100 --toys 2 --first-toy 5 --seed 9 --json gap.json > /dev/null

@@ -58,7 +58,6 @@ typedef struct kfit {
   size_t chunks;
   double *S;          /* direct: batch rows */
   size_t batch0;      /* direct: first block of the batch */
-  double *ones;       /* K_MM pass: unused weights (NPLM__BLOCK entries) */
   const double *w_acc; /* hv pass: the per-slot weights of the accumulation */
   atomic_int *stop;
 } kfit_t;
@@ -382,14 +381,12 @@ nplm_status_t nplm__kernel_fit(const nplm_test_t *t, nplm__pool_t *pool, atomic_
   k.c_blocks = (M + B - 1) / B;
   const size_t slots_ev = k.n_blocks * B, ld = k.ldc;
   const size_t chunks = (k.n_blocks + CHUNK_BLOCKS - 1) / CHUNK_BLOCKS;
-  const size_t cchunks = (k.c_blocks + CHUNK_BLOCKS - 1) / CHUNK_BLOCKS;
-  const size_t nslots = chunks > cchunks ? chunks : cchunks;
   nplm_model_t *fm = NULL;
   nplm_status_t s = nplm__model_new_kernel(&fm, d, fam->k_req, sigma, lambda, M, "kernel fit");
   if (s != NPLM_OK) return s;
   double *buf = nplm__malloc_array(slots_ev * (d + 5) + d * ld + k.c_blocks * d * B +
-                                       (size_t)k.threads * NPLM__LANES * ld + nslots * ld +
-                                       2 * ld + M + B,
+                                       (size_t)k.threads * NPLM__LANES * ld + chunks * ld + ld +
+                                       M,
                                    sizeof *buf);
   size_t *cnt = nplm__malloc_array(k.n_blocks + M, sizeof *cnt);
   if (!buf || !cnt) {
@@ -408,9 +405,7 @@ nplm_status_t nplm__kernel_fit(const nplm_test_t *t, nplm__pool_t *pool, atomic_
   k.cblk = k.ct + d * ld;
   k.tmp = k.cblk + k.c_blocks * d * B;
   k.slots = k.tmp + (size_t)k.threads * NPLM__LANES * ld;
-  double *alpha = k.slots + nslots * ld, *alpha_prev = alpha + ld, *dcent = alpha_prev + ld;
-  k.ones = dcent + M;
-  for (size_t e = 0; e < B; e++) k.ones[e] = 0.0;
+  double *alpha = k.slots + chunks * ld, *dcent = alpha + ld;
   k.count = cnt;
   size_t *cidx = cnt + k.n_blocks;
 
@@ -474,7 +469,7 @@ nplm_status_t nplm__kernel_fit(const nplm_test_t *t, nplm__pool_t *pool, atomic_
         : nplm__fail(NPLM_ENOMEM, "out of memory (kernel fit: %zu centres)", M);
   /* Newton steps from f = 0 */
   memset(k.f, 0, slots_ev * sizeof *k.f);
-  memset(alpha, 0, 2 * ld * sizeof *alpha);
+  memset(alpha, 0, ld * sizeof *alpha);
   const double tol = nplm__test_opt(t, NPLM_OPT_CG_TOLERANCE);
   const int64_t max_iter = (int64_t)nplm__test_opt(t, NPLM_OPT_CG_MAX_ITERATIONS);
   rep->converged = 1;

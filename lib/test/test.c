@@ -486,16 +486,11 @@ nplm_status_t nplm_test_run(nplm_test_t *t, const double *x, size_t n, size_t d,
   int threads = nplm__test_threads(t, t->ref.n_blocks + data.n_blocks);
   s = nplm__test_ensure_pool(t, threads);
   if (s != NPLM_OK) goto out;
-  fitted = nplm__model_clone(t->family);
-  if (!fitted) {
-    s = nplm__fail(NPLM_ENOMEM, "%s: out of memory", fn);
-    goto out;
-  }
+  nplm__nuis_fit_t nf = {0.0, 0.0, t->nu_tau, t->nu_delta, {0, 0, 0, 0.0, 0.0}};
+  t->hist_n = 0;
   if (t->family->kind == NPLM__MODEL_KERNEL) {
-    nplm_model_free(fitted);
-    fitted = NULL;
+    /* the kernel fit's report in the terms of the optimisers', then the common bookkeeping */
     nplm__kernel_report_t kr;
-    t->hist_n = 0;
     s = nplm__kernel_fit(t, t->pool, NULL, &data, (uint64_t)nplm__test_opt(t, NPLM_OPT_SEED), 0,
                          &fitted, &kr);
     if (s != NPLM_OK) goto out;
@@ -503,37 +498,28 @@ nplm_status_t nplm_test_run(nplm_test_t *t, const double *x, size_t n, size_t d,
       s = nplm__fail(NPLM_ENOMEM, "%s: out of memory", fn);
       goto out;
     }
-    nplm_model_free(t->fitted);
-    t->fitted = fitted;
-    fitted = NULL;
-    t->has_result = 1;
-    t->loss = kr.loss;
-    t->tau = t->t_value = kr.t;
-    t->delta = 0.0;
-    t->iterations = kr.iterations;
-    t->evaluations = kr.passes;
-    t->converged = kr.converged;
-    t->pg_norm = kr.residual;
+    rep.f = kr.loss;
+    rep.iterations = kr.iterations;
+    rep.evaluations = kr.passes;
+    rep.converged = kr.converged;
+    rep.pg_norm = kr.residual;
     t->jitter = kr.jitter;
     t->centers = kr.m;
-    t->threads = nplm__pool_threads(t->pool);
-    t->n_data = n;
-    t->sum_data_w = sum_w;
-    t->seconds = nplm__now() - t0;
-    *t_value = t->t_value;
-    if (!kr.converged) {
+    if (!kr.converged)
       s = nplm__fail(NPLM_ENOCONV, "%s: conjugate gradient stopped at %lld iterations with a "
                                    "relative residual of %.3g", fn, (long long)kr.iterations,
                      kr.residual);
-    }
+    goto store;
+  }
+  fitted = nplm__model_clone(t->family);
+  if (!fitted) {
+    s = nplm__fail(NPLM_ENOMEM, "%s: out of memory", fn);
     goto out;
   }
   c.t = t;
   c.mut = t;
   c.pool = t->pool;
   c.t0 = t0;
-  t->hist_n = 0;
-  nplm__nuis_fit_t nf = {0.0, 0.0, t->nu_tau, t->nu_delta, {0, 0, 0, 0.0, 0.0}};
   s = nplm__test_fit(&c, &data, (uint64_t)nplm__test_opt(t, NPLM_OPT_SEED), 0, fitted->params,
                      &fitted->clip, &rep, t->nuis ? &nf : NULL);
   if (s != NPLM_OK && s != NPLM_ENOCONV) goto out;
@@ -550,6 +536,7 @@ nplm_status_t nplm_test_run(nplm_test_t *t, const double *x, size_t n, size_t d,
   if (s == NPLM_ENOCONV)
     nplm__fail(NPLM_ENOCONV, "%s: L-BFGS-B reached %lld iterations before its tolerance", fn,
                (long long)rep.iterations);
+store:
   nplm_model_free(t->fitted);
   t->fitted = fitted;
   fitted = NULL;

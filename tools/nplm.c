@@ -318,6 +318,73 @@ static void json_common(FILE *f, const setup_t *s) {
           s->ref.n, s->ref.d, nplm_nuisance_count(s->nu), s->seed);
 }
 
+/* ---- calibration files (nplm calibrate --json, nplm merge) ---- */
+
+typedef struct shard {
+  char *text;     /* the file */
+  char settings_copy[2048]; /* the options object, verbatim */
+  long long seed;
+  double *t;
+  long long first, n;
+  const char *path;
+} shard_t;
+
+static char *slurp(const char *path) {
+  FILE *f = fopen(path, "rb");
+  if (!f) return NULL;
+  size_t cap = 1 << 16, len = 0;
+  char *buf = malloc(cap + 1);
+  while (buf) {
+    size_t got = fread(buf + len, 1, cap - len, f);
+    len += got;
+    if (len < cap) break;
+    char *nb = cap < ((size_t)1 << 32) ? realloc(buf, 2 * cap + 1) : NULL;
+    if (!nb) {
+      free(buf);
+      buf = NULL;
+      break;
+    }
+    buf = nb;
+    cap *= 2;
+  }
+  if (buf) buf[len] = '\0';
+  fclose(f);
+  return buf;
+}
+
+/* Read a shard written by nplm calibrate --json. */
+static int read_shard(const char *path, shard_t *sh) {
+  memset(sh, 0, sizeof *sh);
+  sh->path = path;
+  sh->text = slurp(path);
+  if (!sh->text) return die("cannot read '%s'", path);
+  char *p = strstr(sh->text, "\"t_null\"");
+  char *q = p ? strchr(p, '[') : NULL;
+  char *fs = strstr(sh->text, "\"first_toy\":"), *ns = strstr(sh->text, "\"n_toys\":");
+  char *st = strstr(sh->text, "\"options\":");
+  if (!q || !fs || !ns || !st) return die("'%s' is not a calibration file from nplm calibrate --json", path);
+  sh->first = strtoll(fs + 12, NULL, 10);
+  char *sd = strstr(sh->text, "\"seed\":");
+  sh->seed = sd ? strtoll(sd + 7, NULL, 10) : -1;
+  sh->n = strtoll(ns + 9, NULL, 10);
+  char *b0 = strchr(st, '{'), *b1 = b0 ? strchr(b0, '}') : NULL;
+  if (!b1 || (size_t)(b1 - b0 + 1) >= sizeof sh->settings_copy || sh->n < 1 || sh->first < 0)
+    return die("'%s': bad settings or toy range", path);
+  memcpy(sh->settings_copy, b0, (size_t)(b1 - b0 + 1));
+  sh->t = malloc((size_t)sh->n * sizeof *sh->t);
+  if (!sh->t) return die("out of memory");
+  long long k = 0;
+  for (char *c = q + 1; k < sh->n; k++) {
+    char *end;
+    sh->t[k] = strtod(c, &end);
+    if (end == c) break;
+    c = end;
+    while (*c == ',' || *c == ' ' || *c == '\n') c++;
+  }
+  if (k != sh->n) return die("'%s': %lld t values for n_toys = %lld", path, k, sh->n);
+  return 0;
+}
+
 /* ---- nplm run ---- */
 
 static int cmd_run(int argc, char **argv) {
@@ -373,30 +440,13 @@ static int cmd_run(int argc, char **argv) {
     if (st != NPLM_OK && st != NPLM_ENOCONV) rc = die("%s", nplm_test_last_error(s.test));
     else if (st == NPLM_ENOCONV) fprintf(stderr, "%s: note: %s\n", g_cmd, nplm_test_last_error(s.test));
   }
+  shard_t calib;
+  memset(&calib, 0, sizeof calib);
   double *t_null = NULL;
   size_t n_null = 0;
-  if (!rc && cal) { /* the t_null array of a calibration JSON */
-    FILE *cf = fopen(cal, "rb");
-    char *txt = NULL;
-    long len = 0;
-    if (cf && fseek(cf, 0, SEEK_END) == 0 && (len = ftell(cf)) > 0 && fseek(cf, 0, SEEK_SET) == 0 &&
-        (txt = malloc((size_t)len + 1)) && fread(txt, 1, (size_t)len, cf) == (size_t)len) {
-      txt[len] = '\0';
-      char *p = strstr(txt, "\"t_null\"");
-      p = p ? strchr(p, '[') : NULL;
-      t_null = p ? malloc((size_t)len * sizeof *t_null / 2 + 1) : NULL;
-      while (t_null && p && *p && *p != ']') {
-        char *end;
-        double v = strtod(p + 1, &end);
-        if (end == p + 1) break;
-        t_null[n_null++] = v;
-        p = end;
-        while (*p == ' ' || *p == '\n') p++;
-      }
-    }
-    if (cf) fclose(cf);
-    free(txt);
-    if (n_null == 0) rc = die("--calibration: no t_null array in '%s'", cal);
+  if (!rc && cal && !(rc = read_shard(cal, &calib))) { /* the t_null of a calibration file */
+    t_null = calib.t;
+    n_null = (size_t)calib.n;
   }
   double sig[NPLM_SIG_COUNT];
   for (int i = 0; i < NPLM_SIG_COUNT; i++) sig[i] = NAN;
@@ -456,7 +506,8 @@ static int cmd_run(int argc, char **argv) {
       rc = die("%s", nplm_last_error());
   }
   if (jf && jf != stdout) fclose(jf);
-  free(t_null);
+  free(calib.text);
+  free(calib.t);
   table_free(&data);
   table_free(&dw);
   setup_free(&s);
@@ -976,71 +1027,6 @@ static int cmd_nuisance_learn(int argc, char **argv) {
 }
 
 /* ---- nplm merge ---- */
-
-typedef struct shard {
-  char *text;     /* the file */
-  char settings_copy[2048]; /* the options object, verbatim */
-  long long seed;
-  double *t;
-  long long first, n;
-  const char *path;
-} shard_t;
-
-static char *slurp(const char *path) {
-  FILE *f = fopen(path, "rb");
-  if (!f) return NULL;
-  size_t cap = 1 << 16, len = 0;
-  char *buf = malloc(cap + 1);
-  while (buf) {
-    size_t got = fread(buf + len, 1, cap - len, f);
-    len += got;
-    if (len < cap) break;
-    char *nb = cap < ((size_t)1 << 32) ? realloc(buf, 2 * cap + 1) : NULL;
-    if (!nb) {
-      free(buf);
-      buf = NULL;
-      break;
-    }
-    buf = nb;
-    cap *= 2;
-  }
-  if (buf) buf[len] = '\0';
-  fclose(f);
-  return buf;
-}
-
-/* Read a shard written by nplm calibrate --json. */
-static int read_shard(const char *path, shard_t *sh) {
-  memset(sh, 0, sizeof *sh);
-  sh->path = path;
-  sh->text = slurp(path);
-  if (!sh->text) return die("cannot read '%s'", path);
-  char *p = strstr(sh->text, "\"t_null\"");
-  char *q = p ? strchr(p, '[') : NULL;
-  char *fs = strstr(sh->text, "\"first_toy\":"), *ns = strstr(sh->text, "\"n_toys\":");
-  char *st = strstr(sh->text, "\"options\":");
-  if (!q || !fs || !ns || !st) return die("'%s' is not a calibration file from nplm calibrate --json", path);
-  sh->first = strtoll(fs + 12, NULL, 10);
-  char *sd = strstr(sh->text, "\"seed\":");
-  sh->seed = sd ? strtoll(sd + 7, NULL, 10) : -1;
-  sh->n = strtoll(ns + 9, NULL, 10);
-  char *b0 = strchr(st, '{'), *b1 = b0 ? strchr(b0, '}') : NULL;
-  if (!b1 || (size_t)(b1 - b0 + 1) >= sizeof sh->settings_copy || sh->n < 1 || sh->first < 0)
-    return die("'%s': bad settings or toy range", path);
-  memcpy(sh->settings_copy, b0, (size_t)(b1 - b0 + 1));
-  sh->t = malloc((size_t)sh->n * sizeof *sh->t);
-  if (!sh->t) return die("out of memory");
-  long long k = 0;
-  for (char *c = q + 1; k < sh->n; k++) {
-    char *end;
-    sh->t[k] = strtod(c, &end);
-    if (end == c) break;
-    c = end;
-    while (*c == ',' || *c == ' ' || *c == '\n') c++;
-  }
-  if (k != sh->n) return die("'%s': %lld t values for n_toys = %lld", path, k, sh->n);
-  return 0;
-}
 
 static int shard_cmp(const void *a, const void *b) {
   const shard_t *x = a, *y = b;

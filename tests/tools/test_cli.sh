@@ -212,6 +212,8 @@ grep -q missing bad.err || fail "merge: gap not named"
 check_bad 1 merge --out m.json all.json other.json
 grep -q settings bad.err || fail "merge: other settings not named"
 check_bad 1 merge --out m.json nothing.json
+check_bad 1 run --reference ref.npy --data data.csv --n-expected 100 --calibration run.json
+grep -q "not a calibration file" bad.err || fail "run --calibration accepted a run's JSON"
 check_bad 1 calibrate --reference ref.npy --pool pool.npy --n-expected 100 --toys 4 --seed 8 --checkpoint ck.jsonl
 grep -q "other settings" bad.err || fail "checkpoint with other settings not refused"
 check_bad 1 calibrate --reference ref.npy --pool pool.npy --n-expected 100 --toys 2 --shard-from-env NO_SUCH_VAR

@@ -37,7 +37,7 @@ nplm_status_t nplm_test_kernel_scan(nplm_test_t *t, const double *pool_x, size_t
   for (size_t i = 0; s == NPLM_OK && i < n_lambdas; i++)
     if (!(lambdas[i] >= 0.0) || !(lambdas[i] <= 1e6))
       s = nplm__fail(NPLM_EINVAL, "%s: lambdas[%zu] = %g is outside [0, 1e6]", fn, i, lambdas[i]);
-  double *tn = s == NPLM_OK ? nplm__malloc_array(2 * n_toys, sizeof *tn) : NULL;
+  double *tn = s == NPLM_OK ? nplm__malloc_array(3 * n_toys, sizeof *tn) : NULL;
   if (s == NPLM_OK && !tn) s = nplm__fail(NPLM_ENOMEM, "%s: out of memory", fn);
   if (s != NPLM_OK) {
     nplm__copy_error(t->msg);
@@ -45,7 +45,7 @@ nplm_status_t nplm_test_kernel_scan(nplm_test_t *t, const double *pool_x, size_t
   }
   const double keep_m = nplm__test_opt(t, NPLM_OPT_KERNEL_CENTERS);
   const double keep_l = nplm__test_opt(t, NPLM_OPT_KERNEL_LAMBDA);
-  double *secs = tn + n_toys;
+  double *secs = tn + n_toys, *conv_k = secs + n_toys;
   for (size_t a = 0; a < n_centers && s == NPLM_OK; a++)
     for (size_t b = 0; b < n_lambdas && s == NPLM_OK; b++) {
       s = nplm_test_set_int(t, NPLM_OPT_KERNEL_CENTERS, (int64_t)centers[a]);
@@ -60,11 +60,13 @@ nplm_status_t nplm_test_kernel_scan(nplm_test_t *t, const double *pool_x, size_t
       r->centers = (int64_t)centers[a];
       r->lambda = lambdas[b];
       r->n_toys = (int64_t)n_toys;
+      s = nplm_test_toy_results(t, NPLM_RESULT_SECONDS, secs, n_toys);
+      if (s == NPLM_OK) s = nplm_test_toy_results(t, NPLM_RESULT_CONVERGED, conv_k, n_toys);
+      if (s != NPLM_OK) break;
       double conv = 0.0, sum = 0.0;
       for (size_t k = 0; k < n_toys; k++) {
         sum += tn[k];
-        secs[k] = t->cal_res[k * NPLM__TOY_COLS + NPLM_RESULT_SECONDS - 1];
-        conv += t->cal_res[k * NPLM__TOY_COLS + NPLM_RESULT_CONVERGED - 1];
+        conv += conv_k[k];
       }
       r->mean_t = sum / (double)n_toys;
       r->converged = (int64_t)conv;

@@ -47,19 +47,19 @@ static int cmp(const void *a, const void *b) {
 }
 
 static void print_toys(nplm_test_t *t, const double *tv, size_t n, const char *kind) {
-  double *secs = malloc(n * sizeof *secs), *it = malloc(n * sizeof *it);
-  if (!secs || !it || nplm_test_toy_results(t, NPLM_RESULT_SECONDS, secs, n) ||
-      nplm_test_toy_results(t, NPLM_RESULT_ITERATIONS, it, n)) {
+  double *secs = malloc(3 * n * sizeof *secs), *it = secs + n, *rank = it + n;
+  if (!secs || nplm_test_toy_results(t, NPLM_RESULT_SECONDS, secs, n) ||
+      nplm_test_toy_results(t, NPLM_RESULT_ITERATIONS, it, n) ||
+      nplm_test_toy_results(t, NPLM_RESULT_KERNEL_RANK, rank, n)) {
     free(secs);
-    free(it);
     return;
   }
   for (size_t k = 0; k < n; k++)
-    printf("{\"kind\":\"%s\",\"toy\":%zu,\"t\":%.6f,\"seconds\":%.3f,\"cg_iterations\":%g}\n",
-           kind, k, tv[k], secs[k], it[k]);
+    printf("{\"kind\":\"%s\",\"toy\":%zu,\"t\":%.6f,\"seconds\":%.3f,\"cg_iterations\":%g,"
+           "\"rank\":%g}\n",
+           kind, k, tv[k], secs[k], it[k], rank[k]);
   fflush(stdout);
   free(secs);
-  free(it);
 }
 
 static double median_seconds(nplm_test_t *t, size_t n) {

@@ -140,9 +140,12 @@ typedef enum nplm_result {
   NPLM_RESULT_DELTA = 12,        /**< With nuisances: Delta = -2 min over nu of L[0, nu], so
                                       that t = tau - Delta (without nuisances: 0). */
   NPLM_RESULT_CENTERS = 13,      /**< Kernel models: the number of centres M used (MLP: 0). */
-  NPLM_RESULT_JITTER = 14        /**< Kernel models: the diagonal jitter added to make the last
-                                      factorised matrix positive definite, relative to its mean
-                                      diagonal (0: none needed). */
+  NPLM_RESULT_JITTER = 14,       /**< Kernel models: the relative diagonal jitter eps of the
+                                      penalty matrix L L^T + eps I (1e-12), or the larger one a
+                                      later factorisation needed. */
+  NPLM_RESULT_KERNEL_RANK = 15   /**< Kernel models: the rank r of the pivoted-Cholesky factor L
+                                      that stands for K_MM (at most the number of centres; MLP:
+                                      0). */
 } nplm_result_t;
 
 /** Progress record passed to a progress callback.

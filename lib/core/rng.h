@@ -11,7 +11,8 @@ enum nplm__rng_purpose {
   NPLM__RNG_INIT = 1,   /* network initialisation */
   NPLM__RNG_TOY = 2,    /* toy generation */
   NPLM__RNG_CENTERS = 3, /* Nystrom centres */
-  NPLM__RNG_HEURISTIC = 4 /* subsamples of helper calls (kernel width) */
+  NPLM__RNG_HEURISTIC = 4, /* subsamples of helper calls (kernel width) */
+  NPLM__RNG_PIVOTS = 5     /* pivot candidates of the low-rank factor of K_MM */
 };
 
 typedef struct nplm__rng {

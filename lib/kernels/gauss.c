@@ -9,7 +9,10 @@
                               size_t ldc, double *K, size_t ldk);                           \
   void nplm__gauss_hv_##isa(const double *x, size_t d, size_t n_ev, const double *ct,       \
                             size_t ldc, const double *v, const double *dw, double *tmp,     \
-                            double *u, double *acc);
+                            double *u, double *acc);                                        \
+  void nplm__gauss_lowrank_##isa(const double *L, size_t ld, size_t r, const double *Ls,    \
+                                 size_t lds, const double *Lb, size_t ldb, size_t na,       \
+                                 size_t i0, size_t nr, double *Ln, double *dg);
 
 DECLARE_PATH(baseline)
 #if defined(NPLM_HAVE_X86_PATHS)
@@ -19,10 +22,10 @@ DECLARE_PATH(avx512)
 
 static const nplm__gauss_kernels_t paths[] = {
 #if defined(NPLM_HAVE_X86_PATHS)
-    {"avx512", nplm__gauss_rows_avx512, nplm__gauss_hv_avx512},
-    {"avx2", nplm__gauss_rows_avx2, nplm__gauss_hv_avx2},
+    {"avx512", nplm__gauss_rows_avx512, nplm__gauss_hv_avx512, nplm__gauss_lowrank_avx512},
+    {"avx2", nplm__gauss_rows_avx2, nplm__gauss_hv_avx2, nplm__gauss_lowrank_avx2},
 #endif
-    {"baseline", nplm__gauss_rows_baseline, nplm__gauss_hv_baseline},
+    {"baseline", nplm__gauss_rows_baseline, nplm__gauss_hv_baseline, nplm__gauss_lowrank_baseline},
 };
 #define N_PATHS (sizeof paths / sizeof paths[0])
 

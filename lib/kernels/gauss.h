@@ -33,10 +33,21 @@ typedef void (*nplm__gauss_hv_fn)(const double *x, size_t d, size_t n_ev, const 
                                   size_t ldc, const double *v, const double *dw, double *tmp,
                                   double *u, double *acc);
 
+/* Pivoted Cholesky update of rows i0 .. i0 + nr (nr a multiple of NPLM__LANES, rows beyond the
+ * matrix zero): with L (ld x r), Ls (r x na, Ls[k * lds + p]) the rows of L at the new pivots
+ * and Lb (na x na lower, ldb) the Cholesky factor of their Schur block,
+ *   Ln[:, p] = (Ln[:, p] - L Ls[:, p] - sum_q<p Ln[:, q] Lb[p, q]) / Lb[p, p],
+ *   dg -= sum_p Ln[:, p]^2,
+ * each entry by fma in index order (the same bits on every path and for any row split). */
+typedef void (*nplm__gauss_lowrank_fn)(const double *L, size_t ld, size_t r, const double *Ls,
+                                       size_t lds, const double *Lb, size_t ldb, size_t na,
+                                       size_t i0, size_t nr, double *Ln, double *dg);
+
 typedef struct nplm__gauss_kernels {
   const char *name;
   nplm__gauss_rows_fn rows;
   nplm__gauss_hv_fn hv;
+  nplm__gauss_lowrank_fn lowrank;
 } nplm__gauss_kernels_t;
 
 /* The best path this CPU runs (chosen once, thread-safe), or a named one (NULL if absent). */

@@ -12,6 +12,9 @@ void NAME(nplm__gauss_rows)(const double *x, size_t d, size_t n_ev, const double
 void NAME(nplm__gauss_hv)(const double *x, size_t d, size_t n_ev, const double *ct, size_t ldc,
                           const double *v, const double *dw, double *tmp, double *u,
                           double *acc);
+void NAME(nplm__gauss_lowrank)(const double *L, size_t ld, size_t r, const double *Ls,
+                               size_t lds, const double *Lb, size_t ldb, size_t na, size_t i0,
+                               size_t nr, double *Ln, double *dg);
 
 NPLM__VINLINE v8 kernel8(const double *x, size_t e, size_t d, const double *ct, size_t ldc,
                          size_t i) {
@@ -67,5 +70,40 @@ void NAME(nplm__gauss_hv)(const double *x, size_t d, size_t n_ev, const double *
       for (size_t i = 0; i < ldc; i += NPLM__LANES)
         v8_store(acc + i, v8_fma(v8_load(row + i), c, v8_load(acc + i)));
     }
+  }
+}
+
+/* Rows i0 .. i0 + nr (nr a multiple of 8) of the pivoted Cholesky's new columns (see gauss.h). */
+void NAME(nplm__gauss_lowrank)(const double *L, size_t ld, size_t r, const double *Ls,
+                               size_t lds, const double *Lb, size_t ldb, size_t na, size_t i0,
+                               size_t nr, double *Ln, double *dg) {
+  for (size_t i = i0; i < i0 + nr; i += NPLM__LANES) {
+    size_t p0 = 0;
+    for (; p0 + 8 <= na; p0 += 8) {
+      v8 a[8];
+      for (size_t q = 0; q < 8; q++) a[q] = v8_load(Ln + (p0 + q) * ld + i);
+      for (size_t k = 0; k < r; k++) {
+        const v8 lk = v8_load(L + k * ld + i);
+        const double *sk = Ls + k * lds + p0;
+        for (size_t q = 0; q < 8; q++) a[q] = v8_fma(lk, v8_set1(-sk[q]), a[q]);
+      }
+      for (size_t q = 0; q < 8; q++) v8_store(Ln + (p0 + q) * ld + i, a[q]);
+    }
+    for (; p0 < na; p0++) {
+      v8 a = v8_load(Ln + p0 * ld + i);
+      for (size_t k = 0; k < r; k++)
+        a = v8_fma(v8_load(L + k * ld + i), v8_set1(-Ls[k * lds + p0]), a);
+      v8_store(Ln + p0 * ld + i, a);
+    }
+    v8 dgv = v8_load(dg + i);
+    for (size_t p = 0; p < na; p++) {
+      v8 lp = v8_load(Ln + p * ld + i);
+      for (size_t q = 0; q < p; q++)
+        lp = v8_fma(v8_load(Ln + q * ld + i), v8_set1(-Lb[q * ldb + p]), lp);
+      lp = v8_div(lp, v8_set1(Lb[p * ldb + p]));
+      v8_store(Ln + p * ld + i, lp);
+      dgv = v8_fma(lp, v8_sub(v8_set1(0.0), lp), dgv);
+    }
+    v8_store(dg + i, dgv);
   }
 }

@@ -172,6 +172,7 @@ static void toy_task(void *arg, size_t k, int worker) {
       row[NPLM_RESULT_DELTA - 1] = J ? nf.delta : 0.0;
       row[NPLM_RESULT_CENTERS - 1] = (double)kr.m;
       row[NPLM_RESULT_JITTER - 1] = kr.jitter;
+      row[NPLM_RESULT_KERNEL_RANK - 1] = (double)kr.rank;
       if (J) memcpy(row + NPLM__TOY_COLS, params + P, 2 * J * sizeof *row);
       for (size_t i = fc.trace_done; fc.trace && i < fc.trace_len; i++) fc.trace[i] = c->t_null[k];
     }

@@ -9,19 +9,26 @@
  * t = -2 sum_e [ca (e^f - 1) - cb f] on the training events.
  *
  * K_MM of Gaussian kernels is numerically singular (eigenvalues far below 1e-16 of the largest
- * for overlapping centres), so both solvers work in the basis of its Cholesky factor,
- * K_MM + eps I = T^T T (eps: the smallest relative jitter from 1e-12 up that factorises), with
- * alpha = T^-1 gamma:
- *   [T^-T ((1/n) K_MN D K_NM) T^-1 + lambda I] gamma = T^-T (1/n) K_MN (D f - g),
- * whose eigenvalues are >= lambda (Falkon's formulation). This is the system above with K_MM
- * replaced by K_MM + eps I in the penalty.
+ * for overlapping centres) and of low numerical rank, so both solvers work in a basis from its
+ * pivoted Cholesky factor: K_MM ~ L L^T (L: M x r, stopped when every remaining diagonal of the
+ * Schur complement is below 1e-13, i.e. |K_MM - L L^T| <= 1e-13 M in trace), the penalty uses
+ * L L^T + eps I (eps = 1e-12), and with L = Q R, R2^T R2 = R R^T + eps I,
+ *   alpha = Q R2^-1 gamma:  [R2^-T Q^T ((1/n) K_MN D K_NM) Q R2^-1 + lambda I] gamma
+ *                             = R2^-T Q^T (1/n) K_MN (D f - g),
+ * whose eigenvalues are >= lambda (Falkon's formulation, in r instead of M dimensions). This is
+ * the system above with K_MM replaced by L L^T + eps I in the penalty and alpha restricted to
+ * the range of L; t moves by about 1e-5 relative against the full-rank K_MM + eps I system,
+ * the size of its own rounding sensitivity. The pivots come in blocks (candidates drawn with
+ * probability proportional to the remaining diagonal from the stream (pivots, toy), the best
+ * kept greedily), so the factor costs O(M r^2) level-3 flops instead of M^3 / 3.
  *
- * Direct solver: (1/n) K_MN D K_NM is accumulated over batches of event blocks (kernel rows on
- * the worker threads, then one BLAS dsyrk and dgemv per batch), transformed with two triangular
- * solves and factorised by Cholesky. CG solver: conjugate gradient on gamma, the kernel rows
+ * Direct solver: the features R2^-T Q^T K_MN are accumulated over batches of event blocks
+ * (kernel rows on the worker threads, then BLAS dgemm, dtrsm and dsyrk per batch) into the r x r
+ * matrix, factorised by Cholesky. CG solver: conjugate gradient on gamma, the kernel rows
  * recomputed block by block in every iteration (never stored), preconditioned by
- *   R^T R = (1/M) T D_M T^T + lambda I  (D_M: the Newton weights of the events chosen as
- * centres), which approximates the matrix when the centres are a uniform subsample of the events.
+ *   (1/M) E^T (Q^T D_M Q) E + lambda I,  E = R R^T R2^-1 = R2^T - eps R2^-1
+ * (D_M: the Newton weights of the events chosen as centres), the matrix when
+ * K_MN D K_NM / n ~ (1/M) K_MM D_M K_MM, i.e. when the centres are a uniform subsample.
  *
  * Reproducibility: blocks are grouped in fixed chunks whose partial sums are reduced in order,
  * so nothing depends on the thread count; BLAS level-2/3 calls split the output, not the sums. */
@@ -37,7 +44,8 @@
 #define BATCH_BLOCKS 16  /* direct solver: blocks per dsyrk */
 #define CHUNK_BLOCKS 8   /* CG passes: blocks per partial sum */
 #define DIRECT_MAX_M 400
-#define KMM_JITTER 1e-12 /* smallest relative jitter of K_MM (mean diagonal 1) */
+#define KMM_JITTER 1e-12 /* eps of the penalty L L^T + eps I (K_MM has unit diagonal) */
+#define KMM_TRUNCATE 1e-13 /* the pivoted Cholesky stops below this remaining diagonal */
 
 typedef struct kfit {
   const nplm__gauss_kernels_t *gk;
@@ -49,8 +57,6 @@ typedef struct kfit {
   size_t *count;      /* real events per block */
   double *f, *D, *r;  /* per slot */
   double *ct;         /* centres, d x ldc */
-  double *cblk;       /* centres as event blocks (for K_MM products) */
-  size_t c_blocks;
   double *tmp;        /* threads x (NPLM__LANES * ldc) */
   /* pass state */
   const double *v;    /* vector the pass multiplies */
@@ -102,27 +108,26 @@ static void rows_task(void *arg, size_t i, int worker) {
 /* Fills the matrix to factorise (upper triangle, column-major). */
 typedef void (*fill_fn)(void *ctx, double *a);
 
-/* Cholesky of the M x M upper triangle of a (column-major, lda) as filled by fill, adding a
+/* Cholesky of the n x n upper triangle of a (column-major, lda) as filled by fill, adding a
  * jitter relative to the mean diagonal (1e-14, 1e-13, ... 1e-4) when it is not numerically
  * positive definite. */
-static nplm_status_t cholesky(double *a, size_t M, size_t lda, fill_fn fill, void *ctx,
-                              double eps0, double *jitter) {
+static nplm_status_t cholesky(double *a, size_t n, size_t lda, fill_fn fill, void *ctx,
+                              double *jitter) {
   fill(ctx, a);
   double mean_diag = 0.0;
-  for (size_t i = 0; i < M; i++) mean_diag += a[i * lda + i];
-  mean_diag /= (double)M;
+  for (size_t i = 0; i < n; i++) mean_diag += a[i * lda + i];
+  mean_diag /= (double)n;
   if (!(mean_diag > 0.0) || !isfinite(mean_diag))
     return nplm__fail(NPLM_ENUMERIC, "the kernel system has a non-positive or non-finite "
                                      "diagonal");
-  double eps = eps0;
+  double eps = 0.0;
   for (int attempt = 0; attempt < 12 && eps <= 1e-4; attempt++) {
     if (attempt > 0) {
       fill(ctx, a);
       eps = eps == 0.0 ? 1e-14 : eps * 10.0;
+      for (size_t i = 0; i < n; i++) a[i * lda + i] += eps * mean_diag;
     }
-    if (eps > 0.0)
-      for (size_t i = 0; i < M; i++) a[i * lda + i] += eps * mean_diag;
-    lapack_int info = LAPACKE_dpotrf(LAPACK_COL_MAJOR, 'U', (lapack_int)M, a, (lapack_int)lda);
+    lapack_int info = LAPACKE_dpotrf(LAPACK_COL_MAJOR, 'U', (lapack_int)n, a, (lapack_int)lda);
     if (info == 0) {
       *jitter = eps;
       return NPLM_OK;
@@ -133,54 +138,334 @@ static nplm_status_t cholesky(double *a, size_t M, size_t lda, fill_fn fill, voi
                                    "jitter of 1e-4 of its mean diagonal");
 }
 
-/* K_MM (column-major = row-major, symmetric; ldc x ldc) from the centre blocks. */
-static void kernel_mm(kfit_t *k, double *K) {
+/* The low-rank factor of K_MM and the basis both solvers work in:
+ *   K_MM ~ L L^T (L: M x r, pivoted Cholesky stopped when no remaining diagonal exceeds eps),
+ *   L = Q R (Q: M x r orthonormal), R2^T R2 = R R^T + eps I (R2: r x r upper triangular),
+ *   alpha = Q R2^-1 gamma, so that alpha^T (L L^T + eps I) alpha = |gamma|^2. */
+typedef struct lowrank {
+  size_t r;
+  double *Q;  /* ldc x r, column-major; rows >= M are 0 */
+  double *R;  /* r x r upper (from the QR of L) */
+  double *R2; /* r x r upper */
+  double eps;
+} lowrank_t;
+
+static void lowrank_free(lowrank_t *lr) {
+  nplm__free(lr->Q);
+  nplm__free(lr->R);
+  nplm__free(lr->R2);
+  memset(lr, 0, sizeof *lr);
+}
+
+/* Kernel rows K[c_q, :] of the centres c_q = idx[q], q < cnt <= NPLM__BLOCK, into out (cnt rows
+ * of ldc; blk: d x NPLM__BLOCK scratch). */
+static void centre_rows(const kfit_t *k, const size_t *idx, size_t cnt, double *blk,
+                        double *out) {
   const size_t B = NPLM__BLOCK;
-  for (size_t b = 0; b < k->c_blocks; b++) {
-    size_t cnt = k->M - b * B < B ? k->M - b * B : B;
-    k->gk->rows(k->cblk + b * k->d * B, k->d, cnt, k->ct, k->ldc, K + b * B * k->ldc, k->ldc);
+  memset(blk, 0, k->d * B * sizeof *blk);
+  for (size_t j = 0; j < k->d; j++)
+    for (size_t q = 0; q < cnt; q++) blk[j * B + q] = k->ct[j * k->ldc + idx[q]];
+  k->gk->rows(blk, k->d, cnt, k->ct, k->ldc, out, k->ldc);
+}
+
+static int cmp_size(const void *a, const void *b) {
+  const size_t x = *(const size_t *)a, y = *(const size_t *)b;
+  return (x > y) - (x < y);
+}
+
+/* The pivoted Cholesky's products, written out so that each entry is summed in one fixed order
+ * on one thread (BLAS may split sums differently with its own thread count, and rounding then
+ * changes which pivots are taken). Rows go to the pool in fixed chunks. */
+#define PC_ROWS 64
+typedef struct pc_task {
+  const nplm__gauss_kernels_t *gk;
+  const double *L;   /* ld x r, column-major */
+  const double *Ls;  /* r rows of the chosen centres: Ls[c * B + p] = L[c, S'_p] */
+  const double *Lb;  /* na x na lower Cholesky factor of their Schur block (ld B) */
+  double *Ln;        /* ld x na: on entry K[:, S'], on exit the new columns of L */
+  double *dg;        /* remaining diagonal, updated */
+  const double *LS;  /* candidates: LS[c * B + q] = L[c, S_q] */
+  double *A;         /* candidates' Schur block (ld B) */
+  size_t M, ld, r, na, ns;
+} pc_task_t;
+
+/* The new columns and the remaining diagonal for the rows of chunk ch (gauss.h's lowrank). */
+static void pc_rows_task(void *arg, size_t ch, int worker) {
+  (void)worker;
+  const pc_task_t *c = arg;
+  const size_t i0 = ch * PC_ROWS;
+  const size_t nr = c->ld - i0 < PC_ROWS ? c->ld - i0 : PC_ROWS;
+  c->gk->lowrank(c->L, c->ld, c->r, c->Ls, NPLM__BLOCK, c->Lb, NPLM__BLOCK, c->na, i0, nr, c->Ln,
+                 c->dg);
+}
+
+/* A[:, q2] -= LS LS[q2, :]^T for the candidates' column q2. */
+static void pc_schur_task(void *arg, size_t q2, int worker) {
+  (void)worker;
+  const pc_task_t *c = arg;
+  const size_t B = NPLM__BLOCK;
+  for (size_t q1 = 0; q1 < c->ns; q1++) {
+    double s = 0.0;
+    for (size_t k = 0; k < c->r; k++) s += c->LS[k * B + q1] * c->LS[k * B + q2];
+    c->A[q2 * B + q1] -= s;
   }
 }
 
-static void fill_kmm(void *arg, double *a) { kernel_mm(arg, a); }
-
-/* y = T^-1 x (in place); y = T^-T x (in place). */
-static void t_solve(const double *T, size_t M, size_t ld, double *x) {
-  cblas_dtrsv(CblasColMajor, CblasUpper, CblasNoTrans, CblasNonUnit, (int)M, T, (int)ld, x, 1);
+/* Cholesky (lower) of the n x n block a (ld lda) in place; returns 0 or the 1-based column whose
+ * pivot is not positive. */
+static size_t small_cholesky(double *a, size_t n, size_t lda) {
+  for (size_t j = 0; j < n; j++) {
+    double dj = a[j * lda + j];
+    for (size_t q = 0; q < j; q++) dj -= a[q * lda + j] * a[q * lda + j];
+    if (!(dj > 0.0)) return j + 1;
+    dj = sqrt(dj);
+    a[j * lda + j] = dj;
+    for (size_t i = j + 1; i < n; i++) {
+      double v = a[j * lda + i];
+      for (size_t q = 0; q < j; q++) v -= a[q * lda + i] * a[q * lda + j];
+      a[j * lda + i] = v / dj;
+    }
+  }
+  return 0;
 }
-static void tt_solve(const double *T, size_t M, size_t ld, double *x) {
-  cblas_dtrsv(CblasColMajor, CblasUpper, CblasTrans, CblasNonUnit, (int)M, T, (int)ld, x, 1);
+
+/* Pivoted Cholesky of K_MM (unit diagonal) until every remaining diagonal is below eps, by blocks:
+ * each round draws up to NPLM__BLOCK candidate centres with probability proportional to the
+ * remaining diagonal (plus the largest), picks among them greedily on their exact Schur
+ * complement (pivots >= eps), then computes those columns with one BLAS product (randomly
+ * pivoted block Cholesky). On success *Lp (ldc x *rp, column-major, rows >= M zero) is owned by
+ * the caller. */
+static nplm_status_t pivoted_cholesky(const kfit_t *k, nplm__rng_t *rng, double eps, double **Lp,
+                                      size_t *rp) {
+  const size_t M = k->M, ld = k->ldc, B = NPLM__BLOCK;
+  size_t r = 0, cap = M < 256 ? M : 256;
+  double *L = nplm__malloc_array(ld * cap, sizeof *L);
+  double *wk = nplm__malloc_array(2 * ld + B * ld + 3 * B * B + k->d * B, sizeof *wk);
+  double *LS = NULL;
+  size_t *S = nplm__malloc_array(2 * B + 1, sizeof *S);
+  nplm_status_t s = NPLM_OK;
+  if (!L || !wk || !S) s = nplm__fail(NPLM_ENOMEM, "out of memory (low-rank factor, M = %zu)", M);
+  double *dg = wk, *cum = dg + ld, *Kr = cum + ld, *A = Kr + B * ld, *F = A + B * B,
+         *Lb = F + B * B, *blk = Lb + B * B;
+  size_t *sel = S + B + 1;
+  for (size_t i = 0; s == NPLM_OK && i < ld; i++) dg[i] = i < M ? 1.0 : 0.0;
+  while (s == NPLM_OK && r < M) {
+    if (k->stop && atomic_load(k->stop)) {
+      s = NPLM_ECANCELED;
+      break;
+    }
+    size_t imax = 0;
+    double total = 0.0;
+    for (size_t i = 0; i < M; i++) {
+      if (dg[i] > dg[imax]) imax = i;
+      total += dg[i];
+      cum[i] = total;
+    }
+    if (!(dg[imax] >= eps)) break;
+    /* candidates: the largest remaining diagonal and draws proportional to the diagonal */
+    const size_t want = M - r < B ? M - r : B;
+    size_t ns = 0;
+    S[ns++] = imax;
+    for (size_t q = 1; q < want; q++) {
+      const double u = nplm__rng_uniform(rng) * total;
+      size_t lo = 0, hi = M - 1;
+      while (lo < hi) {
+        const size_t mid = lo + (hi - lo) / 2;
+        if (cum[mid] > u) hi = mid;
+        else lo = mid + 1;
+      }
+      if (dg[lo] > 0.0) S[ns++] = lo;
+    }
+    qsort(S, ns, sizeof *S, cmp_size);
+    size_t nu = 0;
+    for (size_t q = 0; q < ns; q++)
+      if (nu == 0 || S[q] != S[nu - 1]) S[nu++] = S[q];
+    ns = nu;
+    /* Schur complement of the candidates: A = K[S,S] - L[S,:] L[S,:]^T (ns x ns, ld B) */
+    centre_rows(k, S, ns, blk, Kr);
+    nplm__free(LS);
+    LS = r ? nplm__malloc_array(2 * B * r, sizeof *LS) : NULL;
+    if (r && !LS) {
+      s = nplm__fail(NPLM_ENOMEM, "out of memory (low-rank factor, rank %zu)", r);
+      break;
+    }
+    for (size_t c = 0; c < r; c++)
+      for (size_t q = 0; q < ns; q++) LS[c * B + q] = L[c * ld + S[q]];
+    for (size_t q2 = 0; q2 < ns; q2++)
+      for (size_t q1 = 0; q1 < ns; q1++) A[q2 * B + q1] = Kr[q1 * ld + S[q2]];
+    pc_task_t pt = {k->gk, L, LS + r * B, Lb, NULL, dg, LS, A, M, ld, r, 0, ns};
+    if (r) nplm__pool_run(k->pool, ns, pc_schur_task, &pt);
+    /* greedy pivots among the candidates: F (ns x na) their Cholesky columns */
+    size_t na = 0;
+    for (;;) {
+      size_t jb = ns;
+      double best = eps;
+      for (size_t q = 0; q < ns; q++) {
+        int used = 0;
+        for (size_t p = 0; p < na && !used; p++) used = sel[p] == q;
+        if (used) continue;
+        double dq = A[q * B + q];
+        for (size_t p = 0; p < na; p++) dq -= F[p * B + q] * F[p * B + q];
+        if (dq >= best) {
+          best = dq;
+          jb = q;
+        }
+      }
+      if (jb == ns) break;
+      const double piv = sqrt(best);
+      for (size_t q = 0; q < ns; q++) {
+        double v = A[jb * B + q];
+        for (size_t p = 0; p < na; p++) v -= F[p * B + q] * F[p * B + jb];
+        F[na * B + q] = v / piv;
+      }
+      sel[na++] = jb;
+    }
+    if (na == 0) break; /* rounding: nothing left above eps */
+    /* the chosen columns: K[:, S'] - L L[S',:]^T, then times Lbb^-T (Lbb = chol of their block) */
+    if (r + na > cap) {
+      size_t nc = cap * 2 > r + na ? cap * 2 : r + na;
+      if (nc > M) nc = M;
+      double *nl = nplm__malloc_array(ld * nc, sizeof *L);
+      if (!nl) {
+        s = nplm__fail(NPLM_ENOMEM, "out of memory (low-rank factor, rank %zu)", r + na);
+        break;
+      }
+      memcpy(nl, L, ld * r * sizeof *L);
+      nplm__free(L);
+      L = nl;
+      cap = nc;
+    }
+    double *Ln = L + r * ld;
+    for (size_t p = 0; p < na; p++) {
+      memcpy(Ln + p * ld, Kr + sel[p] * ld, M * sizeof *Ln);
+      memset(Ln + p * ld + M, 0, (ld - M) * sizeof *Ln);
+      for (size_t c = 0; c < r; c++) LS[(r + c) * B + p] = LS[c * B + sel[p]];
+    }
+    for (size_t p2 = 0; p2 < na; p2++) /* their Schur block, from the candidates' */
+      for (size_t p1 = 0; p1 < na; p1++) Lb[p2 * B + p1] = A[sel[p2] * B + sel[p1]];
+    const size_t bad = small_cholesky(Lb, na, B);
+    if (bad) na = bad - 1; /* rounding took the last pivots below zero */
+    if (na == 0) break;
+    pt.L = L;
+    pt.Ln = Ln;
+    pt.na = na;
+    nplm__pool_run(k->pool, (ld + PC_ROWS - 1) / PC_ROWS, pc_rows_task, &pt);
+    for (size_t p = 0; p < na; p++) dg[S[sel[p]]] = 0.0;
+    for (size_t i = 0; i < M; i++)
+      if (!(dg[i] > 0.0)) dg[i] = 0.0;
+    r += na;
+  }
+  nplm__free(LS);
+  nplm__free(wk);
+  nplm__free(S);
+  if (s != NPLM_OK) {
+    nplm__free(L);
+    return s;
+  }
+  *Lp = L;
+  *rp = r;
+  return NPLM_OK;
+}
+
+/* Q, R and R2 from the pivoted Cholesky factor (see lowrank_t). */
+static nplm_status_t lowrank_build(const kfit_t *k, nplm__rng_t *rng, double eps, lowrank_t *lr) {
+  const size_t M = k->M, ld = k->ldc;
+  memset(lr, 0, sizeof *lr);
+  lr->eps = eps;
+  nplm_status_t s = pivoted_cholesky(k, rng, KMM_TRUNCATE, &lr->Q, &lr->r);
+  if (s != NPLM_OK) return s;
+  const size_t r = lr->r;
+  if (r == 0) {
+    lowrank_free(lr);
+    return nplm__fail(NPLM_ENUMERIC, "the kernel matrix of the centres has no diagonal above "
+                                     "its jitter");
+  }
+  lr->R = nplm__malloc_array(r * r, sizeof *lr->R);
+  lr->R2 = nplm__malloc_array(r * r, sizeof *lr->R2);
+  double *Z = nplm__malloc_array(2 * r * r + 2 * r, sizeof *Z);
+  if (!lr->R || !lr->R2 || !Z) {
+    nplm__free(Z);
+    lowrank_free(lr);
+    return nplm__fail(NPLM_ENOMEM, "out of memory (low-rank factor, rank %zu)", r);
+  }
+  double *tq = Z + 2 * r * r;
+  lapack_int info = LAPACKE_dgeqrf(LAPACK_COL_MAJOR, (lapack_int)M, (lapack_int)r, lr->Q,
+                                   (lapack_int)ld, tq);
+  memset(lr->R, 0, r * r * sizeof *lr->R);
+  for (size_t c = 0; c < r; c++)
+    for (size_t i = 0; i <= c; i++) lr->R[c * r + i] = lr->Q[c * ld + i];
+  if (info == 0)
+    info = LAPACKE_dorgqr(LAPACK_COL_MAJOR, (lapack_int)M, (lapack_int)r, (lapack_int)r, lr->Q,
+                          (lapack_int)ld, tq);
+  /* R2 from the QR of [R^T; sqrt(eps) I] (2r x r): R2^T R2 = R R^T + eps I, without forming
+   * R R^T */
+  memset(Z, 0, 2 * r * r * sizeof *Z);
+  for (size_t c = 0; c < r; c++) {
+    for (size_t i = c; i < r; i++) Z[c * 2 * r + i] = lr->R[i * r + c];
+    Z[c * 2 * r + r + c] = sqrt(eps);
+  }
+  if (info == 0)
+    info = LAPACKE_dgeqrf(LAPACK_COL_MAJOR, (lapack_int)(2 * r), (lapack_int)r, Z,
+                          (lapack_int)(2 * r), tq);
+  memset(lr->R2, 0, r * r * sizeof *lr->R2);
+  for (size_t c = 0; c < r; c++)
+    for (size_t i = 0; i <= c; i++) lr->R2[c * r + i] = Z[c * 2 * r + i];
+  nplm__free(Z);
+  if (info != 0) {
+    lowrank_free(lr);
+    return nplm__fail(NPLM_ENUMERIC, "QR of the low-rank factor failed (%d)", (int)info);
+  }
+  return NPLM_OK;
+}
+
+/* alpha (ldc, padding 0) = Q R2^-1 gamma; w: scratch (r). */
+static void to_alpha(const kfit_t *k, const lowrank_t *lr, const double *gamma, double *w,
+                     double *alpha) {
+  const size_t r = lr->r;
+  memcpy(w, gamma, r * sizeof *w);
+  cblas_dtrsv(CblasColMajor, CblasUpper, CblasNoTrans, CblasNonUnit, (int)r, lr->R2, (int)r, w, 1);
+  memset(alpha, 0, k->ldc * sizeof *alpha);
+  cblas_dgemv(CblasColMajor, CblasNoTrans, (int)k->M, (int)r, 1.0, lr->Q, (int)k->ldc, w, 1, 0.0,
+              alpha, 1);
+}
+
+/* out (r) = R2^-T Q^T v / n for v with M entries. */
+static void from_centres(const kfit_t *k, const lowrank_t *lr, const double *v, double *out) {
+  const size_t r = lr->r;
+  cblas_dgemv(CblasColMajor, CblasTrans, (int)k->M, (int)r, 1.0 / (double)k->n, lr->Q,
+              (int)k->ldc, v, 1, 0.0, out, 1);
+  cblas_dtrsv(CblasColMajor, CblasUpper, CblasTrans, CblasNonUnit, (int)r, lr->R2, (int)r, out, 1);
 }
 
 typedef struct g_fill {
-  const double *A; /* T^-T ((1/n) K_MN D K_NM) T^-1, upper triangle */
-  size_t M, ld;
+  const double *A; /* R2^-T Q^T ((1/n) K_MN D K_NM) Q R2^-1, upper triangle (r x r, ld r) */
+  size_t r;
   double lambda;
 } g_fill_t;
 
 static void fill_gamma(void *arg, double *a) {
   g_fill_t *c = arg;
-  const size_t M = c->M, ld = c->ld;
-  for (size_t j = 0; j < M; j++)
-    for (size_t i = 0; i <= j; i++) a[j * ld + i] = c->A[j * ld + i];
-  for (size_t i = 0; i < M; i++) a[i * ld + i] += c->lambda;
+  const size_t r = c->r;
+  for (size_t j = 0; j < r; j++)
+    for (size_t i = 0; i <= j; i++) a[j * r + i] = c->A[j * r + i];
+  for (size_t i = 0; i < r; i++) a[i * r + i] += c->lambda;
 }
 
-/* Direct solver; T is the factor of K_MM + eps I. Per batch of event blocks: kernel rows S,
- * b += S^T r, Phi = S T^-1 (Nystrom features, one triangular solve per row), rows scaled by
- * sqrt(D), A += Phi^T Phi. Then (A / n + lambda I) gamma = T^-T b / n, alpha = T^-1 gamma. */
-static nplm_status_t solve_direct(kfit_t *k, const double *T, double lambda, double *alpha,
+/* Direct solver. Per batch of event blocks: kernel rows S, b += S^T r, features
+ * X = R2^-T Q^T S^T (r x events), columns scaled by sqrt(D), A += X X^T. Then
+ * (A / n + lambda I) gamma = R2^-T Q^T b / n, alpha = Q R2^-1 gamma. */
+static nplm_status_t solve_direct(kfit_t *k, const lowrank_t *lr, double lambda, double *alpha,
                                   double *jitter) {
-  const size_t B = NPLM__BLOCK, M = k->M, ld = k->ldc;
-  double *A = nplm__malloc_array(2 * ld * ld + ld, sizeof *A);
-  double *S = nplm__malloc_array(BATCH_BLOCKS * B * ld, sizeof *S);
+  const size_t B = NPLM__BLOCK, M = k->M, ld = k->ldc, r = lr->r, rows_max = BATCH_BLOCKS * B;
+  double *A = nplm__malloc_array(2 * r * r + 2 * r + ld, sizeof *A);
+  double *S = nplm__malloc_array(rows_max * (ld + r), sizeof *S);
   if (!A || !S) {
     nplm__free(A);
     nplm__free(S);
     return nplm__fail(NPLM_ENOMEM, "out of memory (direct solver, M = %zu)", M);
   }
-  double *F = A + ld * ld, *b = F + ld * ld;
-  memset(A, 0, ld * ld * sizeof *A);
+  double *F = A + r * r, *g = F + r * r, *w = g + r, *b = w + r, *X = S + rows_max * ld;
+  memset(A, 0, r * r * sizeof *A);
   memset(b, 0, ld * sizeof *b);
   k->S = S;
   nplm_status_t s = NPLM_OK;
@@ -195,54 +480,55 @@ static nplm_status_t solve_direct(kfit_t *k, const double *T, double lambda, dou
     nplm__pool_run(k->pool, nb, rows_task, k);
     cblas_dgemv(CblasRowMajor, CblasTrans, (int)rows, (int)ld, 1.0, S, (int)ld, k->r + b0 * B, 1,
                 1.0, b, 1);
-    /* S is rows x ld row-major = ld x rows column-major (one column per event): T^-T S^T */
-    cblas_dtrsm(CblasColMajor, CblasLeft, CblasUpper, CblasTrans, CblasNonUnit, (int)M, (int)rows,
-                1.0, T, (int)ld, S, (int)ld);
+    /* S is rows x ld row-major = ld x rows column-major (one column per event) */
+    cblas_dgemm(CblasColMajor, CblasTrans, CblasNoTrans, (int)r, (int)rows, (int)M, 1.0, lr->Q,
+                (int)ld, S, (int)ld, 0.0, X, (int)r);
+    cblas_dtrsm(CblasColMajor, CblasLeft, CblasUpper, CblasTrans, CblasNonUnit, (int)r, (int)rows,
+                1.0, lr->R2, (int)r, X, (int)r);
     for (size_t e = 0; e < rows; e++) {
       const double sd = sqrt(k->D[b0 * B + e]);
-      for (size_t i = 0; i < M; i++) S[e * ld + i] *= sd;
+      for (size_t i = 0; i < r; i++) X[e * r + i] *= sd;
     }
-    cblas_dsyrk(CblasColMajor, CblasUpper, CblasNoTrans, (int)M, (int)rows, 1.0, S, (int)ld, 1.0,
-                A, (int)ld);
+    cblas_dsyrk(CblasColMajor, CblasUpper, CblasNoTrans, (int)r, (int)rows, 1.0, X, (int)r, 1.0,
+                A, (int)r);
   }
   nplm__free(S);
   k->S = NULL;
   if (s == NPLM_OK) {
-    for (size_t j = 0; j < M; j++)
-      for (size_t i = 0; i <= j; i++) A[j * ld + i] /= (double)k->n;
-    for (size_t i = 0; i < M; i++) b[i] /= (double)k->n;
-    tt_solve(T, M, ld, b); /* T^-T b */
-    g_fill_t gc = {A, M, ld, lambda};
-    s = cholesky(F, M, ld, fill_gamma, &gc, 0.0, jitter);
+    for (size_t j = 0; j < r; j++)
+      for (size_t i = 0; i <= j; i++) A[j * r + i] /= (double)k->n;
+    from_centres(k, lr, b, g); /* R2^-T Q^T b / n */
+    g_fill_t gc = {A, r, lambda};
+    s = cholesky(F, r, r, fill_gamma, &gc, jitter);
   }
   if (s == NPLM_OK) {
-    memcpy(alpha, b, M * sizeof *alpha);
-    lapack_int info = LAPACKE_dpotrs(LAPACK_COL_MAJOR, 'U', (lapack_int)M, 1, F, (lapack_int)ld,
-                                     alpha, (lapack_int)M);
+    lapack_int info =
+        LAPACKE_dpotrs(LAPACK_COL_MAJOR, 'U', (lapack_int)r, 1, F, (lapack_int)r, g, (lapack_int)r);
     if (info != 0) s = nplm__fail(NPLM_ENUMERIC, "dpotrs failed (%d)", (int)info);
-    else t_solve(T, M, ld, alpha); /* alpha = T^-1 gamma */
+    else to_alpha(k, lr, g, w, alpha);
   }
   nplm__free(A);
   return s;
 }
 
 typedef struct q_fill {
-  const double *T;
-  const double *dcent;
-  size_t M, ld;
+  const double *E, *C; /* r x r: E = R R^T R2^-1 = R2^T - eps R2^-1; C = Q^T D_M Q */
+  double *W;           /* r x r scratch */
+  size_t r, M;
   double lambda;
 } q_fill_t;
 
-/* (1/M) T D_M T^T + lambda I: columns of T scaled by sqrt(D_j / M), then U U^T (dlauum). */
+/* The preconditioner (1/M) E^T C E + lambda I: with K_MN D K_NM / n ~ (1/M) K_MM D_M K_MM for
+ * centres drawn uniformly from the events (Falkon's approximation) and K_MM ~ L L^T, the
+ * gamma system's matrix. */
 static void fill_q(void *arg, double *a) {
   q_fill_t *c = arg;
-  const size_t M = c->M, ld = c->ld;
-  for (size_t j = 0; j < M; j++) {
-    const double sc = sqrt(c->dcent[j] / (double)M);
-    for (size_t i = 0; i <= j; i++) a[j * ld + i] = c->T[j * ld + i] * sc;
-  }
-  (void)LAPACKE_dlauum(LAPACK_COL_MAJOR, 'U', (lapack_int)M, a, (lapack_int)ld);
-  for (size_t i = 0; i < M; i++) a[i * ld + i] += c->lambda;
+  const int r = (int)c->r;
+  cblas_dgemm(CblasColMajor, CblasNoTrans, CblasNoTrans, r, r, r, 1.0, c->C, r, c->E, r, 0.0,
+              c->W, r);
+  cblas_dgemm(CblasColMajor, CblasTrans, CblasNoTrans, r, r, r, 1.0 / (double)c->M, c->E, r,
+              c->W, r, 0.0, a, r);
+  for (size_t i = 0; i < c->r; i++) a[i * c->r + i] += c->lambda;
 }
 
 static double dot(const double *a, const double *b, size_t n) {
@@ -251,59 +537,93 @@ static double dot(const double *a, const double *b, size_t n) {
   return s;
 }
 
-/* out = [T^-T (1/n) K_MN D K_NM T^-1 + lambda I] v; w: scratch (ld). */
-static nplm_status_t apply_g(kfit_t *k, const double *T, double lambda, const double *v,
-                             double *w, double *out) {
-  const size_t M = k->M, ld = k->ldc;
-  memcpy(w, v, M * sizeof *w);
-  t_solve(T, M, ld, w);
-  nplm_status_t s = pass_kmn(k, w, out);
+/* out = [R2^-T Q^T (1/n) K_MN D K_NM Q R2^-1 + lambda I] v; w: scratch (r), am and acc: scratch
+ * (ldc). */
+static nplm_status_t apply_g(kfit_t *k, const lowrank_t *lr, double lambda, const double *v,
+                             double *w, double *am, double *acc, double *out) {
+  to_alpha(k, lr, v, w, am);
+  nplm_status_t s = pass_kmn(k, am, acc);
   if (s != NPLM_OK) return s;
-  for (size_t i = 0; i < M; i++) out[i] /= (double)k->n;
-  tt_solve(T, M, ld, out);
-  for (size_t i = 0; i < M; i++) out[i] += lambda * v[i];
+  from_centres(k, lr, acc, out);
+  for (size_t i = 0; i < lr->r; i++) out[i] += lambda * v[i];
   return NPLM_OK;
 }
 
-/* Preconditioned CG on gamma from gamma = T alpha (alpha's entries are the start; padding 0). */
-static nplm_status_t solve_cg(kfit_t *k, const double *T, double lambda, const double *dcent,
+/* The preconditioner's Cholesky factor (r x r upper) into P. */
+static nplm_status_t preconditioner(const kfit_t *k, const lowrank_t *lr, double lambda,
+                                    const double *dcent, double *P, double *jitter) {
+  const size_t r = lr->r, M = k->M, ld = k->ldc, CH = 512;
+  double *E = nplm__malloc_array(3 * r * r + CH * r, sizeof *E);
+  if (!E) return nplm__fail(NPLM_ENOMEM, "out of memory (CG preconditioner, rank %zu)", r);
+  double *C = E + r * r, *W = C + r * r, *Y = W + r * r;
+  /* E = R2^T - eps R2^-1 (= R R^T R2^-1, without the cancellation) */
+  memcpy(W, lr->R2, r * r * sizeof *W);
+  lapack_int info = LAPACKE_dtrtri(LAPACK_COL_MAJOR, 'U', 'N', (lapack_int)r, W, (lapack_int)r);
+  nplm_status_t s = NPLM_OK;
+  if (info != 0) s = nplm__fail(NPLM_ENUMERIC, "dtrtri failed (%d)", (int)info);
+  for (size_t j = 0; s == NPLM_OK && j < r; j++)
+    for (size_t i = 0; i < r; i++)
+      E[j * r + i] = (i >= j ? lr->R2[i * r + j] : 0.0) - (i <= j ? lr->eps * W[j * r + i] : 0.0);
+  /* C = Q^T D_M Q by chunks of rows */
+  if (s == NPLM_OK) {
+    memset(C, 0, r * r * sizeof *C);
+    for (size_t i0 = 0; i0 < M; i0 += CH) {
+      const size_t nr = M - i0 < CH ? M - i0 : CH;
+      for (size_t c = 0; c < r; c++)
+        for (size_t i = 0; i < nr; i++) Y[c * CH + i] = lr->Q[c * ld + i0 + i] * sqrt(dcent[i0 + i]);
+      cblas_dsyrk(CblasColMajor, CblasUpper, CblasTrans, (int)r, (int)nr, 1.0, Y, (int)CH, 1.0, C,
+                  (int)r);
+    }
+    for (size_t j = 0; j < r; j++)
+      for (size_t i = j + 1; i < r; i++) C[j * r + i] = C[i * r + j];
+    q_fill_t qc = {E, C, W, r, M, lambda > 0.0 ? lambda : 1e-12};
+    s = cholesky(P, r, r, fill_q, &qc, jitter);
+  }
+  nplm__free(E);
+  return s;
+}
+
+/* Preconditioned CG on gamma, started from gamma = R2 Q^T alpha (alpha's entries on entry; alpha
+ * is then in the range of Q). */
+static nplm_status_t solve_cg(kfit_t *k, const lowrank_t *lr, double lambda, const double *dcent,
                               double tol, int64_t max_iter, double *alpha, double *jitter,
                               int64_t *iters, double *resid, int *converged) {
-  const size_t M = k->M, ld = k->ldc;
-  double *R = nplm__malloc_array(ld * ld, sizeof *R);
-  double *v = nplm__malloc_array(6 * ld, sizeof *v);
-  if (!R || !v) {
-    nplm__free(R);
+  const size_t r = lr->r, ld = k->ldc;
+  double *P = nplm__malloc_array(r * r, sizeof *P);
+  double *v = nplm__malloc_array(7 * r + 2 * ld, sizeof *v);
+  if (!P || !v) {
+    nplm__free(P);
     nplm__free(v);
-    return nplm__fail(NPLM_ENOMEM, "out of memory (CG solver, M = %zu)", M);
+    return nplm__fail(NPLM_ENOMEM, "out of memory (CG solver, rank %zu)", r);
   }
-  double *b = v, *res = b + ld, *z = res + ld, *p = z + ld, *hp = p + ld, *w = hp + ld;
-  memset(v, 0, 6 * ld * sizeof *v);
-  q_fill_t qc = {T, dcent, M, ld, lambda > 0.0 ? lambda : 1e-12};
-  nplm_status_t s = cholesky(R, M, ld, fill_q, &qc, 0.0, jitter);
-  double *gam = alpha; /* gamma = T alpha, in place (upper triangular product) */
-  if (s == NPLM_OK) {
-    cblas_dtrmv(CblasColMajor, CblasUpper, CblasNoTrans, CblasNonUnit, (int)M, T, (int)ld, gam, 1);
-    s = pass_kmn(k, NULL, b); /* b = T^-T (1/n) K_MN r */
-  }
+  double *b = v, *res = b + r, *z = res + r, *p = z + r, *hp = p + r, *w = hp + r, *gam = w + r,
+         *am = gam + r, *acc = am + ld;
+  memset(v, 0, (7 * r + 2 * ld) * sizeof *v);
+  nplm_status_t s = preconditioner(k, lr, lambda, dcent, P, jitter);
   int zero_start = 1;
-  for (size_t i = 0; i < M; i++) zero_start = zero_start && gam[i] == 0.0;
-  if (s == NPLM_OK) {
-    for (size_t i = 0; i < M; i++) b[i] /= (double)k->n;
-    tt_solve(T, M, ld, b);
-    if (zero_start) memset(hp, 0, ld * sizeof *hp); /* H 0 = 0: no pass */
-    else s = apply_g(k, T, lambda, gam, w, hp);
+  for (size_t i = 0; i < k->M; i++) zero_start = zero_start && alpha[i] == 0.0;
+  if (s == NPLM_OK && !zero_start) {
+    cblas_dgemv(CblasColMajor, CblasTrans, (int)k->M, (int)r, 1.0, lr->Q, (int)ld, alpha, 1, 0.0,
+                gam, 1);
+    cblas_dtrmv(CblasColMajor, CblasUpper, CblasNoTrans, CblasNonUnit, (int)r, lr->R2, (int)r,
+                gam, 1);
   }
-  const double bnorm = sqrt(dot(b, b, M));
+  if (s == NPLM_OK) s = pass_kmn(k, NULL, acc);
+  if (s == NPLM_OK) {
+    from_centres(k, lr, acc, b); /* R2^-T Q^T (1/n) K_MN r */
+    if (zero_start) memset(hp, 0, r * sizeof *hp); /* H 0 = 0: no pass */
+    else s = apply_g(k, lr, lambda, gam, w, am, acc, hp);
+  }
+  const double bnorm = sqrt(dot(b, b, r));
   double rz = 0.0, rnorm = 0.0;
   int64_t it = 0;
   if (s == NPLM_OK) {
-    for (size_t i = 0; i < M; i++) res[i] = b[i] - hp[i];
-    memcpy(z, res, M * sizeof *z);
-    LAPACKE_dpotrs(LAPACK_COL_MAJOR, 'U', (lapack_int)M, 1, R, (lapack_int)ld, z, (lapack_int)M);
-    memcpy(p, z, M * sizeof *p);
-    rz = dot(res, z, M);
-    rnorm = sqrt(dot(res, res, M));
+    for (size_t i = 0; i < r; i++) res[i] = b[i] - hp[i];
+    memcpy(z, res, r * sizeof *z);
+    LAPACKE_dpotrs(LAPACK_COL_MAJOR, 'U', (lapack_int)r, 1, P, (lapack_int)r, z, (lapack_int)r);
+    memcpy(p, z, r * sizeof *p);
+    rz = dot(res, z, r);
+    rnorm = sqrt(dot(res, res, r));
   }
   *converged = 0;
   while (s == NPLM_OK) {
@@ -312,27 +632,27 @@ static nplm_status_t solve_cg(kfit_t *k, const double *T, double lambda, const d
       break;
     }
     if (it >= max_iter) break;
-    s = apply_g(k, T, lambda, p, w, hp);
+    s = apply_g(k, lr, lambda, p, w, am, acc, hp);
     if (s != NPLM_OK) break;
-    const double php = dot(p, hp, M);
+    const double php = dot(p, hp, r);
     if (!(php > 0.0)) break; /* rounding dominates the curvature: as far as CG can go */
     const double a = rz / php;
-    for (size_t i = 0; i < M; i++) {
+    for (size_t i = 0; i < r; i++) {
       gam[i] += a * p[i];
       res[i] -= a * hp[i];
     }
     it++;
-    rnorm = sqrt(dot(res, res, M));
-    memcpy(z, res, M * sizeof *z);
-    LAPACKE_dpotrs(LAPACK_COL_MAJOR, 'U', (lapack_int)M, 1, R, (lapack_int)ld, z, (lapack_int)M);
-    const double rz_new = dot(res, z, M), beta = rz_new / rz;
+    rnorm = sqrt(dot(res, res, r));
+    memcpy(z, res, r * sizeof *z);
+    LAPACKE_dpotrs(LAPACK_COL_MAJOR, 'U', (lapack_int)r, 1, P, (lapack_int)r, z, (lapack_int)r);
+    const double rz_new = dot(res, z, r), beta = rz_new / rz;
     rz = rz_new;
-    for (size_t i = 0; i < M; i++) p[i] = z[i] + beta * p[i];
+    for (size_t i = 0; i < r; i++) p[i] = z[i] + beta * p[i];
   }
-  if (s == NPLM_OK) t_solve(T, M, ld, gam); /* alpha = T^-1 gamma */
+  if (s == NPLM_OK) to_alpha(k, lr, gam, w, alpha);
   *iters = it;
   *resid = bnorm > 0.0 ? rnorm / bnorm : 0.0;
-  nplm__free(R);
+  nplm__free(P);
   nplm__free(v);
   return s;
 }
@@ -378,13 +698,12 @@ nplm_status_t nplm__kernel_fit(const nplm_test_t *t, nplm__pool_t *pool, atomic_
   k.ldc = nplm__gauss_ld(M);
   k.n_blocks = ref->n_blocks + data->n_blocks;
   k.n = n;
-  k.c_blocks = (M + B - 1) / B;
   const size_t slots_ev = k.n_blocks * B, ld = k.ldc;
   const size_t chunks = (k.n_blocks + CHUNK_BLOCKS - 1) / CHUNK_BLOCKS;
   nplm_model_t *fm = NULL;
   nplm_status_t s = nplm__model_new_kernel(&fm, d, fam->k_req, sigma, lambda, M, "kernel fit");
   if (s != NPLM_OK) return s;
-  double *buf = nplm__malloc_array(slots_ev * (d + 5) + d * ld + k.c_blocks * d * B +
+  double *buf = nplm__malloc_array(slots_ev * (d + 5) + d * ld +
                                        (size_t)k.threads * NPLM__LANES * ld + chunks * ld + ld +
                                        M,
                                    sizeof *buf);
@@ -402,8 +721,7 @@ nplm_status_t nplm__kernel_fit(const nplm_test_t *t, nplm__pool_t *pool, atomic_
   k.D = k.f + slots_ev;
   k.r = k.D + slots_ev;
   k.ct = k.r + slots_ev;
-  k.cblk = k.ct + d * ld;
-  k.tmp = k.cblk + k.c_blocks * d * B;
+  k.tmp = k.ct + d * ld;
   k.slots = k.tmp + (size_t)k.threads * NPLM__LANES * ld;
   double *alpha = k.slots + chunks * ld, *dcent = alpha + ld;
   k.count = cnt;
@@ -456,17 +774,15 @@ nplm_status_t nplm__kernel_fit(const nplm_test_t *t, nplm__pool_t *pool, atomic_
   for (size_t j = 0; j < d; j++)
     for (size_t i = 0; i < ld; i++)
       k.ct[j * ld + i] = fm->k_data[(i < M ? i : M - 1) * d + j] * q;
-  for (size_t b = 0; b < k.c_blocks; b++) {
-    const size_t cnt_b = M - b * B < B ? M - b * B : B;
-    nplm__pack_block(fm->k_data, d, b * B, cnt_b, k.cblk + b * d * B);
-    for (size_t i = 0; i < d * B; i++) k.cblk[b * d * B + i] *= q;
-  }
 
-  /* K_MM + eps I = T^T T, shared by the Newton steps */
-  double *T = nplm__malloc_array(ld * ld, sizeof *T);
-  double kmm_jitter = 0.0;
-  s = T ? cholesky(T, M, ld, fill_kmm, &k, KMM_JITTER, &kmm_jitter)
-        : nplm__fail(NPLM_ENOMEM, "out of memory (kernel fit: %zu centres)", M);
+  /* K_MM ~ L L^T (+ eps I) and the basis Q R2^-1, shared by the Newton steps */
+  lowrank_t lr;
+  memset(&lr, 0, sizeof lr);
+  nplm__rng_t prng;
+  nplm__rng_init(&prng, seed, nplm__rng_stream(NPLM__RNG_PIVOTS, index));
+  s = lowrank_build(&k, &prng, KMM_JITTER, &lr);
+  const double kmm_jitter = KMM_JITTER;
+  rep->rank = lr.r;
   /* Newton steps from f = 0 */
   memset(k.f, 0, slots_ev * sizeof *k.f);
   memset(alpha, 0, ld * sizeof *alpha);
@@ -483,12 +799,12 @@ nplm_status_t nplm__kernel_fit(const nplm_test_t *t, nplm__pool_t *pool, atomic_
     for (size_t i = 0; i < M; i++) dcent[i] = k.D[cidx[i]];
     double jitter = 0.0, resid = 0.0;
     if (solver == NPLM_SOLVER_DIRECT) {
-      s = solve_direct(&k, T, lambda, alpha, &jitter);
+      s = solve_direct(&k, &lr, lambda, alpha, &jitter);
       rep->passes += 1;
     } else {
       int64_t it = 0;
       int conv = 0;
-      s = solve_cg(&k, T, lambda, dcent, tol, max_iter, alpha, &jitter, &it, &resid, &conv);
+      s = solve_cg(&k, &lr, lambda, dcent, tol, max_iter, alpha, &jitter, &it, &resid, &conv);
       rep->iterations += it;
       rep->passes += it + 1 + (step > 0);
       rep->converged = rep->converged && conv;
@@ -526,7 +842,7 @@ nplm_status_t nplm__kernel_fit(const nplm_test_t *t, nplm__pool_t *pool, atomic_
     fm = NULL;
   }
   nplm_model_free(fm);
-  nplm__free(T);
+  lowrank_free(&lr);
   nplm__free(buf);
   nplm__free(cnt);
   if (s == NPLM_ECANCELED) s = nplm__fail(NPLM_ECANCELED, "canceled");

@@ -505,6 +505,7 @@ nplm_status_t nplm_test_run(nplm_test_t *t, const double *x, size_t n, size_t d,
     rep.pg_norm = kr.residual;
     t->jitter = kr.jitter;
     t->centers = kr.m;
+    t->rank = kr.rank;
     if (!kr.converged)
       s = nplm__fail(NPLM_ENOCONV, "%s: conjugate gradient stopped at %lld iterations with a "
                                    "relative residual of %.3g", fn, (long long)kr.iterations,
@@ -588,6 +589,7 @@ nplm_status_t nplm_test_result(const nplm_test_t *t, nplm_result_t key, double *
     case NPLM_RESULT_DELTA: *value = t->delta; return NPLM_OK;
     case NPLM_RESULT_CENTERS: *value = (double)t->centers; return NPLM_OK;
     case NPLM_RESULT_JITTER: *value = t->jitter; return NPLM_OK;
+    case NPLM_RESULT_KERNEL_RANK: *value = (double)t->rank; return NPLM_OK;
   }
   return nplm__fail(NPLM_EINVAL, "%s: unknown result key %d", fn, (int)key);
 }

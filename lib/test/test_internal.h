@@ -59,6 +59,7 @@ struct nplm_test {
   double tau, delta;            /* with nuisances: t = tau - delta */
   double jitter;                /* kernel models: relative jitter of the last fit */
   size_t centers;               /* kernel models: centres of the last fit */
+  size_t rank;                  /* kernel models: rank of the K_MM factor of the last fit */
   double *nu_tau, *nu_delta;    /* fitted nuisances of both fits (nuis->n each) */
   /* per-toy results of the last calibration: cal_n rows of NPLM__TOY_COLS results (column
      key - 1 of nplm_result_t) followed by the fitted nu of tau and of Delta (2 nuis->n) */
@@ -68,7 +69,7 @@ struct nplm_test {
   char msg[NPLM__MSG_SIZE];
 };
 
-#define NPLM__TOY_COLS 14 /* nplm_result_t keys 1 .. 14 */
+#define NPLM__TOY_COLS 15 /* nplm_result_t keys 1 .. 15 */
 
 /* Result of the two fits of a test with nuisances. */
 typedef struct nplm__nuis_fit {
@@ -123,6 +124,7 @@ typedef struct nplm__kernel_report {
   int64_t passes;      /* passes over the events */
   int converged;       /* every CG solve met its tolerance */
   size_t m;            /* centres */
+  size_t rank;         /* rank of the low-rank factor of K_MM */
 } nplm__kernel_report_t;
 
 /* Fit a kernel family on t's reference and the data (kernel_fit.c): centres from the stream

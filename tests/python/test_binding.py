@@ -96,6 +96,7 @@ def test_model_roundtrip_and_kernel_family(samples, tmp_path):
         t.set_reference(ref, n_expected=100.0)
         tv = t.run(data)
         assert tv > 0 and t.result("centers") == 50
+        assert 0 < t.result("kernel_rank") <= 50 and t.result("jitter") == 1e-12
         f = t.fitted_model()
         f.save(tmp_path / "k.bin")
         back = nplm.Model.load(tmp_path / "k.bin")

@@ -1229,7 +1229,7 @@ Test(results, bad_arguments) {
                   "result t NULL");
   expect_fail_msg(nplm_test_result(t, NPLM_RESULT_T, NULL), NPLM_EINVAL, "nplm_test_result",
                   "value", "result value NULL");
-  const int unknown[] = {0, -1, 15, 9999};
+  const int unknown[] = {0, -1, 16, 9999};
   for (size_t i = 0; i < sizeof unknown / sizeof unknown[0]; i++)
     expect_fail_msg(nplm_test_result(t, (nplm_result_t)unknown[i], &v), NPLM_EINVAL,
                     "nplm_test_result", "key", "result with an unknown key");

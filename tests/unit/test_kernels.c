@@ -423,3 +423,54 @@ Test(gauss, rows_and_fused_pass_match_a_scalar_reference_on_every_path) {
   }
   cr_assert_null(nplm__gauss_kernels_by_name("no-such-path"));
 }
+
+/* The pivoted Cholesky update: against the formula computed here in long double, identical on
+ * every path, and the same whether the rows come in one call or in pieces. */
+Test(gauss, lowrank_update_matches_the_formula_on_every_path_and_split) {
+  enum { LD = 40, R = 13, NA = 11, B = 16 };
+  static double L[R * LD], Ls[R * B], Lb[NA * B], Ln0[NA * LD], dg0[LD];
+  for (int i = 0; i < R * LD; i++) L[i] = urand() - 0.5;
+  for (int i = 0; i < R * B; i++) Ls[i] = urand() - 0.5;
+  for (int p = 0; p < NA; p++)
+    for (int q = 0; q < NA; q++) Lb[q * B + p] = q < p ? urand() - 0.5 : q == p ? 1.0 + urand() : 0.0;
+  for (int i = 0; i < NA * LD; i++) Ln0[i] = urand() - 0.5;
+  for (int i = 0; i < LD; i++) dg0[i] = 5.0 + urand();
+  static double want[NA * LD], wdg[LD];
+  for (int i = 0; i < LD; i++) {
+    long double dgi = dg0[i];
+    long double col[NA];
+    for (int p = 0; p < NA; p++) {
+      long double v = Ln0[p * LD + i];
+      for (int k = 0; k < R; k++) v -= (long double)L[k * LD + i] * Ls[k * B + p];
+      for (int q = 0; q < p; q++) v -= col[q] * Lb[q * B + p];
+      col[p] = v / Lb[p * B + p];
+      want[p * LD + i] = (double)col[p];
+      dgi -= col[p] * col[p];
+    }
+    wdg[i] = (double)dgi;
+  }
+  static double Ln[3][NA * LD], dg[3][LD];
+  static const char *names[] = {"baseline", "avx2", "avx512"};
+  for (int p = 0; p < 3; p++) {
+    const nplm__gauss_kernels_t *k = nplm__gauss_kernels_by_name(names[p]);
+    if (!k) continue;
+    for (int split = 0; split < 2; split++) {
+      memcpy(Ln[p], Ln0, sizeof Ln0);
+      memcpy(dg[p], dg0, sizeof dg0);
+      if (split) { /* rows 0-7, 8-31, 32-39 */
+        k->lowrank(L, LD, R, Ls, B, Lb, B, NA, 0, 8, Ln[p], dg[p]);
+        k->lowrank(L, LD, R, Ls, B, Lb, B, NA, 8, 24, Ln[p], dg[p]);
+        k->lowrank(L, LD, R, Ls, B, Lb, B, NA, 32, 8, Ln[p], dg[p]);
+      } else {
+        k->lowrank(L, LD, R, Ls, B, Lb, B, NA, 0, LD, Ln[p], dg[p]);
+      }
+      for (int i = 0; i < NA * LD; i++)
+        cr_assert(fabs(Ln[p][i] - want[i]) < 1e-13 * (1.0 + fabs(want[i])), "%s: Ln[%d] %.17g, "
+                  "formula %.17g", names[p], i, Ln[p][i], want[i]);
+      for (int i = 0; i < LD; i++)
+        cr_assert(fabs(dg[p][i] - wdg[i]) < 1e-12, "%s: dg[%d]", names[p], i);
+      cr_assert(memcmp(Ln[p], Ln[0], sizeof Ln0) == 0 && memcmp(dg[p], dg[0], sizeof dg0) == 0,
+                "%s (split %d) differs from the baseline path", names[p], split);
+    }
+  }
+}

@@ -271,7 +271,7 @@ for _k in list(range(1, 3)) + list(range(100, 115)) + list(range(200, 208)) + [3
         _OPTIONS[_n.decode()] = _k
 _RESULTS = {"t": 1, "loss": 2, "iterations": 3, "converged": 4, "seconds": 5, "evaluations": 6,
             "gradient_norm": 7, "threads": 8, "n_data": 9, "sum_data_weights": 10, "tau": 11,
-            "delta": 12, "centers": 13, "jitter": 14}
+            "delta": 12, "centers": 13, "jitter": 14, "kernel_rank": 15}
 
 
 class Test:

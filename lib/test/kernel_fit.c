@@ -145,14 +145,12 @@ static nplm_status_t cholesky(double *a, size_t n, size_t lda, fill_fn fill, voi
 typedef struct lowrank {
   size_t r;
   double *Q;  /* ldc x r, column-major; rows >= M are 0 */
-  double *R;  /* r x r upper (from the QR of L) */
   double *R2; /* r x r upper */
   double eps;
 } lowrank_t;
 
 static void lowrank_free(lowrank_t *lr) {
   nplm__free(lr->Q);
-  nplm__free(lr->R);
   nplm__free(lr->R2);
   memset(lr, 0, sizeof *lr);
 }
@@ -186,7 +184,7 @@ typedef struct pc_task {
   double *dg;        /* remaining diagonal, updated */
   const double *LS;  /* candidates: LS[c * B + q] = L[c, S_q] */
   double *A;         /* candidates' Schur block (ld B) */
-  size_t M, ld, r, na, ns;
+  size_t ld, r, na, ns;
 } pc_task_t;
 
 /* The new columns and the remaining diagonal for the rows of chunk ch (gauss.h's lowrank). */
@@ -211,42 +209,24 @@ static void pc_schur_task(void *arg, size_t q2, int worker) {
   }
 }
 
-/* Cholesky (lower) of the n x n block a (ld lda) in place; returns 0 or the 1-based column whose
- * pivot is not positive. */
-static size_t small_cholesky(double *a, size_t n, size_t lda) {
-  for (size_t j = 0; j < n; j++) {
-    double dj = a[j * lda + j];
-    for (size_t q = 0; q < j; q++) dj -= a[q * lda + j] * a[q * lda + j];
-    if (!(dj > 0.0)) return j + 1;
-    dj = sqrt(dj);
-    a[j * lda + j] = dj;
-    for (size_t i = j + 1; i < n; i++) {
-      double v = a[j * lda + i];
-      for (size_t q = 0; q < j; q++) v -= a[q * lda + i] * a[q * lda + j];
-      a[j * lda + i] = v / dj;
-    }
-  }
-  return 0;
-}
-
 /* Pivoted Cholesky of K_MM (unit diagonal) until every remaining diagonal is below eps, by blocks:
  * each round draws up to NPLM__BLOCK candidate centres with probability proportional to the
  * remaining diagonal (plus the largest), picks among them greedily on their exact Schur
- * complement (pivots >= eps), then computes those columns with one BLAS product (randomly
- * pivoted block Cholesky). On success *Lp (ldc x *rp, column-major, rows >= M zero) is owned by
+ * complement (pivots >= eps), then computes those columns with gauss.h's lowrank kernel on the
+ * pool (randomly pivoted block Cholesky). On success *Lp (ldc x *rp, column-major, rows >= M zero) is owned by
  * the caller. */
 static nplm_status_t pivoted_cholesky(const kfit_t *k, nplm__rng_t *rng, double eps, double **Lp,
                                       size_t *rp) {
   const size_t M = k->M, ld = k->ldc, B = NPLM__BLOCK;
   size_t r = 0, cap = M < 256 ? M : 256;
   double *L = nplm__malloc_array(ld * cap, sizeof *L);
-  double *wk = nplm__malloc_array(2 * ld + B * ld + 3 * B * B + k->d * B, sizeof *wk);
+  double *wk = nplm__malloc_array(2 * ld + B * ld + 3 * B * B + k->d * B + B, sizeof *wk);
   double *LS = NULL;
   size_t *S = nplm__malloc_array(2 * B + 1, sizeof *S);
   nplm_status_t s = NPLM_OK;
   if (!L || !wk || !S) s = nplm__fail(NPLM_ENOMEM, "out of memory (low-rank factor, M = %zu)", M);
   double *dg = wk, *cum = dg + ld, *Kr = cum + ld, *A = Kr + B * ld, *F = A + B * B,
-         *Lb = F + B * B, *blk = Lb + B * B;
+         *Lb = F + B * B, *blk = Lb + B * B, *dq = blk + k->d * B;
   size_t *sel = S + B + 1;
   for (size_t i = 0; s == NPLM_OK && i < ld; i++) dg[i] = i < M ? 1.0 : 0.0;
   while (s == NPLM_OK && r < M) {
@@ -293,35 +273,35 @@ static nplm_status_t pivoted_cholesky(const kfit_t *k, nplm__rng_t *rng, double 
       for (size_t q = 0; q < ns; q++) LS[c * B + q] = L[c * ld + S[q]];
     for (size_t q2 = 0; q2 < ns; q2++)
       for (size_t q1 = 0; q1 < ns; q1++) A[q2 * B + q1] = Kr[q1 * ld + S[q2]];
-    pc_task_t pt = {k->gk, L, LS + r * B, Lb, NULL, dg, LS, A, M, ld, r, 0, ns};
+    pc_task_t pt = {k->gk, L, LS + r * B, Lb, NULL, dg, LS, A, ld, r, 0, ns};
     if (r) nplm__pool_run(k->pool, ns, pc_schur_task, &pt);
-    /* greedy pivots among the candidates: F (ns x na) their Cholesky columns */
+    /* greedy pivots among the candidates on their running Schur diagonal dq (NAN once taken):
+     * F (ns x na) their Cholesky columns */
+    for (size_t q = 0; q < ns; q++) dq[q] = A[q * B + q];
     size_t na = 0;
     for (;;) {
       size_t jb = ns;
       double best = eps;
-      for (size_t q = 0; q < ns; q++) {
-        int used = 0;
-        for (size_t p = 0; p < na && !used; p++) used = sel[p] == q;
-        if (used) continue;
-        double dq = A[q * B + q];
-        for (size_t p = 0; p < na; p++) dq -= F[p * B + q] * F[p * B + q];
-        if (dq >= best) {
-          best = dq;
+      for (size_t q = 0; q < ns; q++)
+        if (dq[q] >= best) {
+          best = dq[q];
           jb = q;
         }
-      }
       if (jb == ns) break;
       const double piv = sqrt(best);
       for (size_t q = 0; q < ns; q++) {
         double v = A[jb * B + q];
         for (size_t p = 0; p < na; p++) v -= F[p * B + q] * F[p * B + jb];
         F[na * B + q] = v / piv;
+        dq[q] -= F[na * B + q] * F[na * B + q];
       }
+      F[na * B + jb] = piv; /* exactly, not (piv^2) / piv */
+      dq[jb] = (double)NAN;
       sel[na++] = jb;
     }
     if (na == 0) break; /* rounding: nothing left above eps */
-    /* the chosen columns: K[:, S'] - L L[S',:]^T, then times Lbb^-T (Lbb = chol of their block) */
+    /* the chosen columns: (K[:, S'] - L L[S',:]^T) Lb^-T, Lb = F's rows at the pivots (the
+     * Cholesky factor of their Schur block) */
     if (r + na > cap) {
       size_t nc = cap * 2 > r + na ? cap * 2 : r + na;
       if (nc > M) nc = M;
@@ -341,11 +321,8 @@ static nplm_status_t pivoted_cholesky(const kfit_t *k, nplm__rng_t *rng, double 
       memset(Ln + p * ld + M, 0, (ld - M) * sizeof *Ln);
       for (size_t c = 0; c < r; c++) LS[(r + c) * B + p] = LS[c * B + sel[p]];
     }
-    for (size_t p2 = 0; p2 < na; p2++) /* their Schur block, from the candidates' */
-      for (size_t p1 = 0; p1 < na; p1++) Lb[p2 * B + p1] = A[sel[p2] * B + sel[p1]];
-    const size_t bad = small_cholesky(Lb, na, B);
-    if (bad) na = bad - 1; /* rounding took the last pivots below zero */
-    if (na == 0) break;
+    for (size_t p2 = 0; p2 < na; p2++)
+      for (size_t p1 = p2; p1 < na; p1++) Lb[p2 * B + p1] = F[p2 * B + sel[p1]];
     pt.L = L;
     pt.Ln = Ln;
     pt.na = na;
@@ -368,8 +345,9 @@ static nplm_status_t pivoted_cholesky(const kfit_t *k, nplm__rng_t *rng, double 
 }
 
 /* Q, R and R2 from the pivoted Cholesky factor (see lowrank_t). */
-static nplm_status_t lowrank_build(const kfit_t *k, nplm__rng_t *rng, double eps, lowrank_t *lr) {
+static nplm_status_t lowrank_build(const kfit_t *k, nplm__rng_t *rng, lowrank_t *lr) {
   const size_t M = k->M, ld = k->ldc;
+  const double eps = KMM_JITTER;
   memset(lr, 0, sizeof *lr);
   lr->eps = eps;
   nplm_status_t s = pivoted_cholesky(k, rng, KMM_TRUNCATE, &lr->Q, &lr->r);
@@ -380,10 +358,9 @@ static nplm_status_t lowrank_build(const kfit_t *k, nplm__rng_t *rng, double eps
     return nplm__fail(NPLM_ENUMERIC, "the kernel matrix of the centres has no diagonal above "
                                      "its jitter");
   }
-  lr->R = nplm__malloc_array(r * r, sizeof *lr->R);
   lr->R2 = nplm__malloc_array(r * r, sizeof *lr->R2);
   double *Z = nplm__malloc_array(2 * r * r + 2 * r, sizeof *Z);
-  if (!lr->R || !lr->R2 || !Z) {
+  if (!lr->R2 || !Z) {
     nplm__free(Z);
     lowrank_free(lr);
     return nplm__fail(NPLM_ENOMEM, "out of memory (low-rank factor, rank %zu)", r);
@@ -391,19 +368,16 @@ static nplm_status_t lowrank_build(const kfit_t *k, nplm__rng_t *rng, double eps
   double *tq = Z + 2 * r * r;
   lapack_int info = LAPACKE_dgeqrf(LAPACK_COL_MAJOR, (lapack_int)M, (lapack_int)r, lr->Q,
                                    (lapack_int)ld, tq);
-  memset(lr->R, 0, r * r * sizeof *lr->R);
-  for (size_t c = 0; c < r; c++)
-    for (size_t i = 0; i <= c; i++) lr->R[c * r + i] = lr->Q[c * ld + i];
+  /* R2 from the QR of [R^T; sqrt(eps) I] (2r x r): R2^T R2 = R R^T + eps I, without forming
+   * R R^T (R: the upper triangle the QR left in Q) */
+  memset(Z, 0, 2 * r * r * sizeof *Z);
+  for (size_t c = 0; c < r; c++) {
+    for (size_t i = c; i < r; i++) Z[c * 2 * r + i] = lr->Q[i * ld + c];
+    Z[c * 2 * r + r + c] = sqrt(eps);
+  }
   if (info == 0)
     info = LAPACKE_dorgqr(LAPACK_COL_MAJOR, (lapack_int)M, (lapack_int)r, (lapack_int)r, lr->Q,
                           (lapack_int)ld, tq);
-  /* R2 from the QR of [R^T; sqrt(eps) I] (2r x r): R2^T R2 = R R^T + eps I, without forming
-   * R R^T */
-  memset(Z, 0, 2 * r * r * sizeof *Z);
-  for (size_t c = 0; c < r; c++) {
-    for (size_t i = c; i < r; i++) Z[c * 2 * r + i] = lr->R[i * r + c];
-    Z[c * 2 * r + r + c] = sqrt(eps);
-  }
   if (info == 0)
     info = LAPACKE_dgeqrf(LAPACK_COL_MAJOR, (lapack_int)(2 * r), (lapack_int)r, Z,
                           (lapack_int)(2 * r), tq);
@@ -553,9 +527,9 @@ static nplm_status_t apply_g(kfit_t *k, const lowrank_t *lr, double lambda, cons
 static nplm_status_t preconditioner(const kfit_t *k, const lowrank_t *lr, double lambda,
                                     const double *dcent, double *P, double *jitter) {
   const size_t r = lr->r, M = k->M, ld = k->ldc, CH = 512;
-  double *E = nplm__malloc_array(3 * r * r + CH * r, sizeof *E);
+  double *E = nplm__malloc_array(3 * r * r + CH * r + CH, sizeof *E);
   if (!E) return nplm__fail(NPLM_ENOMEM, "out of memory (CG preconditioner, rank %zu)", r);
-  double *C = E + r * r, *W = C + r * r, *Y = W + r * r;
+  double *C = E + r * r, *W = C + r * r, *Y = W + r * r, *sd = Y + CH * r;
   /* E = R2^T - eps R2^-1 (= R R^T R2^-1, without the cancellation) */
   memcpy(W, lr->R2, r * r * sizeof *W);
   lapack_int info = LAPACKE_dtrtri(LAPACK_COL_MAJOR, 'U', 'N', (lapack_int)r, W, (lapack_int)r);
@@ -569,8 +543,9 @@ static nplm_status_t preconditioner(const kfit_t *k, const lowrank_t *lr, double
     memset(C, 0, r * r * sizeof *C);
     for (size_t i0 = 0; i0 < M; i0 += CH) {
       const size_t nr = M - i0 < CH ? M - i0 : CH;
+      for (size_t i = 0; i < nr; i++) sd[i] = sqrt(dcent[i0 + i]);
       for (size_t c = 0; c < r; c++)
-        for (size_t i = 0; i < nr; i++) Y[c * CH + i] = lr->Q[c * ld + i0 + i] * sqrt(dcent[i0 + i]);
+        for (size_t i = 0; i < nr; i++) Y[c * CH + i] = lr->Q[c * ld + i0 + i] * sd[i];
       cblas_dsyrk(CblasColMajor, CblasUpper, CblasTrans, (int)r, (int)nr, 1.0, Y, (int)CH, 1.0, C,
                   (int)r);
     }
@@ -780,7 +755,7 @@ nplm_status_t nplm__kernel_fit(const nplm_test_t *t, nplm__pool_t *pool, atomic_
   memset(&lr, 0, sizeof lr);
   nplm__rng_t prng;
   nplm__rng_init(&prng, seed, nplm__rng_stream(NPLM__RNG_PIVOTS, index));
-  s = lowrank_build(&k, &prng, KMM_JITTER, &lr);
+  s = lowrank_build(&k, &prng, &lr);
   const double kmm_jitter = KMM_JITTER;
   rep->rank = lr.r;
   /* Newton steps from f = 0 */

@@ -449,28 +449,39 @@ Test(gauss, lowrank_update_matches_the_formula_on_every_path_and_split) {
     }
     wdg[i] = (double)dgi;
   }
-  static double Ln[3][NA * LD], dg[3][LD];
+  static double Ln[NA * LD], dg[LD], Ln_ref[NA * LD], dg_ref[LD];
   static const char *names[] = {"baseline", "avx2", "avx512"};
+  int compared = 0;
   for (int p = 0; p < 3; p++) {
     const nplm__gauss_kernels_t *k = nplm__gauss_kernels_by_name(names[p]);
-    if (!k) continue;
+    if (!k) {
+      cr_assert(p > 0, "the baseline path is always available");
+      continue; /* not compiled or not supported by this CPU */
+    }
     for (int split = 0; split < 2; split++) {
-      memcpy(Ln[p], Ln0, sizeof Ln0);
-      memcpy(dg[p], dg0, sizeof dg0);
+      memcpy(Ln, Ln0, sizeof Ln0);
+      memcpy(dg, dg0, sizeof dg0);
       if (split) { /* rows 0-7, 8-31, 32-39 */
-        k->lowrank(L, LD, R, Ls, B, Lb, B, NA, 0, 8, Ln[p], dg[p]);
-        k->lowrank(L, LD, R, Ls, B, Lb, B, NA, 8, 24, Ln[p], dg[p]);
-        k->lowrank(L, LD, R, Ls, B, Lb, B, NA, 32, 8, Ln[p], dg[p]);
+        k->lowrank(L, LD, R, Ls, B, Lb, B, NA, 0, 8, Ln, dg);
+        k->lowrank(L, LD, R, Ls, B, Lb, B, NA, 8, 24, Ln, dg);
+        k->lowrank(L, LD, R, Ls, B, Lb, B, NA, 32, 8, Ln, dg);
       } else {
-        k->lowrank(L, LD, R, Ls, B, Lb, B, NA, 0, LD, Ln[p], dg[p]);
+        k->lowrank(L, LD, R, Ls, B, Lb, B, NA, 0, LD, Ln, dg);
       }
       for (int i = 0; i < NA * LD; i++)
-        cr_assert(fabs(Ln[p][i] - want[i]) < 1e-13 * (1.0 + fabs(want[i])), "%s: Ln[%d] %.17g, "
-                  "formula %.17g", names[p], i, Ln[p][i], want[i]);
+        cr_assert(fabs(Ln[i] - want[i]) < 1e-13 * (1.0 + fabs(want[i])), "%s: Ln[%d] %.17g, "
+                  "formula %.17g", names[p], i, Ln[i], want[i]);
       for (int i = 0; i < LD; i++)
-        cr_assert(fabs(dg[p][i] - wdg[i]) < 1e-12, "%s: dg[%d]", names[p], i);
-      cr_assert(memcmp(Ln[p], Ln[0], sizeof Ln0) == 0 && memcmp(dg[p], dg[0], sizeof dg0) == 0,
-                "%s (split %d) differs from the baseline path", names[p], split);
+        cr_assert(fabs(dg[i] - wdg[i]) < 1e-12, "%s: dg[%d]", names[p], i);
+      if (p == 0 && split == 0) { /* the reference every other call must equal bit for bit */
+        memcpy(Ln_ref, Ln, sizeof Ln);
+        memcpy(dg_ref, dg, sizeof dg);
+        continue;
+      }
+      cr_assert(memcmp(Ln, Ln_ref, sizeof Ln) == 0 && memcmp(dg, dg_ref, sizeof dg) == 0,
+                "%s (split %d) differs from the baseline path in one call", names[p], split);
+      compared++;
     }
   }
+  cr_assert(compared >= 1, "the split baseline call was compared");
 }

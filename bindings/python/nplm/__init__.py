@@ -173,7 +173,32 @@ def _ptr(a):
 # ---- models ----
 
 
-class Model:
+class _Handle:
+    """Owns one library handle: ``close()`` frees it, as do leaving a ``with`` block and
+    garbage collection."""
+
+    _h = None
+    _own = True
+
+    def _release(self, h):
+        raise NotImplementedError
+
+    def close(self):
+        if self._h and self._own:
+            self._release(self._h)
+        self._h = None
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.close()
+
+    def __del__(self):
+        self.close()
+
+
+class Model(_Handle):
     """A model family: ``Model.mlp([1, 4, 1], clip=9.0)`` or ``Model.kernel(d, M, sigma, lam)``."""
 
     def __init__(self, handle, owner=True):
@@ -228,22 +253,11 @@ class Model:
     def save(self, path):
         _check(_msave(self._h, os.fsencode(path)))
 
-    def close(self):
-        if self._h and self._own:
-            _mfree(self._h)
-        self._h = None
-
-    def __enter__(self):
-        return self
-
-    def __exit__(self, *exc):
-        self.close()
-
-    def __del__(self):
-        self.close()
+    def _release(self, h):
+        _mfree(h)
 
 
-class Nuisance:
+class Nuisance(_Handle):
     """Nuisance parameters loaded from a module file (``nplm nuisance-learn``)."""
 
     def __init__(self, path):
@@ -253,13 +267,8 @@ class Nuisance:
     def __len__(self):
         return _ncount(self._h)
 
-    def close(self):
-        if self._h:
-            _nfree(self._h)
-        self._h = None
-
-    def __del__(self):
-        self.close()
+    def _release(self, h):
+        _nfree(h)
 
 
 OPTIMIZER_ADAM = 0
@@ -274,7 +283,7 @@ _RESULTS = {"t": 1, "loss": 2, "iterations": 3, "converged": 4, "seconds": 5, "e
             "delta": 12, "centers": 13, "jitter": 14, "kernel_rank": 15}
 
 
-class Test:
+class Test(_Handle):
     """The NPLM test for a model family (and optional nuisances)."""
 
     def __init__(self, model, nuisance=None):
@@ -356,19 +365,8 @@ class Test:
         _check(_ttoy(self._h, _RESULTS[key], _ptr(out), n_toys))
         return out
 
-    def close(self):
-        if self._h:
-            _tfree(self._h)
-        self._h = None
-
-    def __enter__(self):
-        return self
-
-    def __exit__(self, *exc):
-        self.close()
-
-    def __del__(self):
-        self.close()
+    def _release(self, h):
+        _tfree(h)
 
 
 # ---- statistics ----

@@ -154,3 +154,19 @@ def test_readme_demo_cli_and_python_agree(tmp_path):
     assert float(line.split()[2]) == float(f"{t_cli:.10g}")
     for png in ("null.png", "reconstruction.png"):
         assert (tmp_path / png).stat().st_size > 5000
+
+
+def test_nuisance_handle_lifecycle(samples, tmp_path):
+    d, ref, _ = samples
+    np.save(tmp_path / "up.npy", ref[:2000] * 1.05)
+    np.save(tmp_path / "down.npy", ref[:2000] * 0.95)
+    subprocess.check_call([EXE, "nuisance-learn", "--nominal", str(d / "ref.npy"), "--varied",
+                           f"{tmp_path / 'up.npy'}@1,{tmp_path / 'down.npy'}@-1", "--sigma", "1",
+                           "--norm", "0.025", "--iterations", "50", "--out",
+                           str(tmp_path / "nu.bin")], stdout=subprocess.DEVNULL)
+    with nplm.Nuisance(tmp_path / "nu.bin") as nu:
+        assert len(nu) == 2  # the shape nuisance and the normalisation
+        with nplm.Model.mlp([1, 4, 1]) as m, nplm.Test(m, nu) as t:
+            t.set_reference(ref, n_expected=100.0)
+    assert nu._h is None and t._h is None and m._h is None
+    nu.close()  # closing twice is harmless

@@ -164,7 +164,12 @@ nplm_status_t nplm_nuisance_load(nplm_nuisance_t **out, const char *path) {
   if (s != NPLM_OK) return s;
   nplm_nuisance_t *nu = nplm__calloc(1, sizeof *nu);
   if (!nu) s = nplm__fail(NPLM_ENOMEM, "%s: out of memory", fn);
-  else s = parse(fn, path, buf, size, nu);
+  else {
+    /* learning options are not stored in files: a loaded handle starts from the defaults,
+       like a created one (nuisances added to it later are learned with them) */
+    for (int i = 0; i < NPLM__NUIS_N_OPTIONS; i++) nu->opt[i] = nplm__nuis_options[i].dflt;
+    s = parse(fn, path, buf, size, nu);
+  }
   nplm__free(buf);
   if (s != NPLM_OK) {
     nplm_nuisance_free(nu);

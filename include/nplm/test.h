@@ -89,10 +89,22 @@ typedef enum nplm_option {
                                       = the model's. */
   NPLM_OPT_KERNEL_LAMBDA = 207,  /**< double, finite, <= 1e6; overrides the ridge penalty when
                                       >= 0; negative (default -1) = the model's. */
-  NPLM_OPT_TOY_OFFSET = 300      /**< int 0 .. 2^56 - 1; global index of the first toy of a
+  NPLM_OPT_TOY_OFFSET = 300,     /**< int 0 .. 2^56 - 1; global index of the first toy of a
                                       calibration, for shards: toy k of a call is toy
                                       offset + k; default 0. */
+  NPLM_OPT_TOY_AUX = 301         /**< int: ::NPLM_TOY_AUX_FIXED (default) or
+                                      ::NPLM_TOY_AUX_DRAW; the auxiliary measurements of the
+                                      toys of a calibration with nuisances. @since 0.1 */
 } nplm_option_t;
+
+/** Values of ::NPLM_OPT_TOY_AUX. A toy generator's nplm_toy_set_aux() wins over both. */
+enum nplm_toy_aux {
+  NPLM_TOY_AUX_FIXED = 0, /**< Every toy uses the test's auxiliary values (nplm_test_set_aux()). */
+  NPLM_TOY_AUX_DRAW = 1   /**< Toy g draws nu0_j ~ Normal(the test's nu0_j, sigma_j) from the
+                               stream (seed, (aux, g)): the frequentist treatment of the
+                               auxiliary measurements, with the test's values as the true nu*
+                               (set them to the nuisance values the toys are generated at). */
+};
 
 /** Values of ::NPLM_OPT_OPTIMIZER. */
 enum nplm_optimizer {
@@ -473,8 +485,10 @@ NPLM_API NPLM_WARN_UNUSED nplm_status_t nplm_test_set_aux(nplm_test_t *t, size_t
 
 /** Which fit nplm_test_nuisances() reports. */
 enum nplm_fit {
-  NPLM_FIT_TAU = 0,  /**< The fit of f and nu (tau). */
-  NPLM_FIT_DELTA = 1 /**< The fit of nu alone (Delta). */
+  NPLM_FIT_TAU = 0,   /**< The fit of f and nu (tau). */
+  NPLM_FIT_DELTA = 1, /**< The fit of nu alone (Delta). */
+  NPLM_FIT_AUX = 2    /**< Not a fit: the auxiliary measurements nu0 a toy was fitted with
+                           (nplm_test_toy_nuisances() only; see ::NPLM_OPT_TOY_AUX). */
 };
 
 /** The fitted nuisance parameters of the last run (absolute units, index order).
@@ -503,9 +517,10 @@ NPLM_API NPLM_WARN_UNUSED nplm_status_t nplm_test_toy_results(const nplm_test_t 
                                                               size_t n_toys);
 
 /** Fitted nuisance parameters of every toy of the last calibration (absolute units): the
- *  pulls of a calibration with systematics. NaN for toys that failed or were not run.
+ *  pulls of a calibration with systematics; or, with ::NPLM_FIT_AUX, the auxiliary values
+ *  each toy was fitted with. NaN for toys that failed or were not run.
  *  @param[in] t       the test.
- *  @param which       ::NPLM_FIT_TAU or ::NPLM_FIT_DELTA.
+ *  @param which       ::NPLM_FIT_TAU, ::NPLM_FIT_DELTA or ::NPLM_FIT_AUX.
  *  @param[out] nu     n_toys x n_nuisances values, row-major (toy k's at nu + k n_nuisances).
  *  @param n_toys      must equal the number of toys of that calibration.
  *  @param n_nuisances must equal nplm_nuisance_count() of the test's nuisances (0 without;

@@ -12,7 +12,8 @@ enum nplm__rng_purpose {
   NPLM__RNG_TOY = 2,    /* toy generation */
   NPLM__RNG_CENTERS = 3, /* Nystrom centres */
   NPLM__RNG_HEURISTIC = 4, /* subsamples of helper calls (kernel width) */
-  NPLM__RNG_PIVOTS = 5     /* pivot candidates of the low-rank factor of K_MM */
+  NPLM__RNG_PIVOTS = 5,    /* pivot candidates of the low-rank factor of K_MM */
+  NPLM__RNG_AUX = 6        /* auxiliary measurements of toys (NPLM_TOY_AUX_DRAW) */
 };
 
 typedef struct nplm__rng {

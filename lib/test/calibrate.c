@@ -10,6 +10,10 @@
 #include "test/test_internal.h"
 #include "test/toys.h"
 
+#define NPLM_H_INSIDE
+#include "nplm/stats.h"
+#undef NPLM_H_INSIDE
+
 struct nplm_toy {
   size_t d, n;
   double *x, *w;
@@ -105,6 +109,15 @@ static nplm_status_t toy_events(cal_ctx_t *c, uint64_t g, nplm_toy_t *toy) {
   return NPLM_OK;
 }
 
+/* A standard normal by inversion of a uniform in (0, 1) (nplm_z_from_p, accurate in the tails):
+ * one uniform per draw, so toy g's values depend only on (seed, g). */
+static double aux_normal(nplm__rng_t *r) {
+  double u;
+  do u = nplm__rng_uniform(r);
+  while (u == 0.0);
+  return nplm_z_from_p(u);
+}
+
 static void toy_task(void *arg, size_t k, int worker) {
   cal_ctx_t *c = arg;
   const uint64_t g = c->offset + k;
@@ -129,9 +142,18 @@ static void toy_task(void *arg, size_t k, int worker) {
     fc.t = c->t;
     fc.stop = &c->stop;
     fc.t0 = nplm__now();
-    if (J) { /* the toy's auxiliary values, the test's where the generator set none */
-      for (size_t j = 0; j < J; j++)
-        if (isnan(toy.aux[j])) toy.aux[j] = c->t->nuis->items[j].nu0;
+    if (J) { /* the toy's auxiliary values where the generator set none: the test's, or drawn
+                around them (NPLM_TOY_AUX_DRAW) */
+      const int draw = nplm__test_opt(c->t, NPLM_OPT_TOY_AUX) == NPLM_TOY_AUX_DRAW;
+      nplm__rng_t r;
+      nplm__rng_init(&r, c->seed, nplm__rng_stream(NPLM__RNG_AUX, g));
+      for (size_t j = 0; j < J; j++) {
+        /* one normal per nuisance in index order, drawn even where the generator set the
+           value, so nuisance j's draw does not depend on the others */
+        const double z = draw ? aux_normal(&r) : 0.0;
+        if (isnan(toy.aux[j]))
+          toy.aux[j] = c->t->nuis->items[j].nu0 + z * c->t->nuis->items[j].sigma;
+      }
       fc.nu0 = toy.aux;
     }
     if (c->trace) {
@@ -157,7 +179,7 @@ static void toy_task(void *arg, size_t k, int worker) {
     }
     if (s == NPLM_OK || s == NPLM_ENOCONV) {
       c->t_null[k] = -2.0 * rep.f - (J ? nf.delta : 0.0);
-      double *row = c->t->cal_res + k * (NPLM__TOY_COLS + 2 * J), sum_w = 0.0;
+      double *row = c->t->cal_res + k * NPLM__TOY_WIDTH(J), sum_w = 0.0;
       for (size_t i = 0; i < toy.n; i++) sum_w += toy.w ? toy.w[i] : 1.0;
       row[NPLM_RESULT_T - 1] = c->t_null[k];
       row[NPLM_RESULT_LOSS - 1] = rep.f;
@@ -173,7 +195,7 @@ static void toy_task(void *arg, size_t k, int worker) {
       row[NPLM_RESULT_CENTERS - 1] = (double)kr.m;
       row[NPLM_RESULT_JITTER - 1] = kr.jitter;
       row[NPLM_RESULT_KERNEL_RANK - 1] = (double)kr.rank;
-      if (J) memcpy(row + NPLM__TOY_COLS, params + P, 2 * J * sizeof *row);
+      if (J) memcpy(row + NPLM__TOY_COLS, params + P, 3 * J * sizeof *row); /* nu, nu, aux */
       for (size_t i = fc.trace_done; fc.trace && i < fc.trace_len; i++) fc.trace[i] = c->t_null[k];
     }
     if (s == NPLM_ENOCONV) atomic_store(&c->noconv, 1);
@@ -210,7 +232,7 @@ static nplm_status_t calibrate(cal_ctx_t *c) {
       t, nplm__test_threads(t, kernel ? t->ref.n_blocks + 1 : c->n_toys));
   if (s != NPLM_OK) return nplm__prefix_error(s, fn);
   /* per-toy results (NaN for toys that fail or are not run) */
-  const size_t J = t->nuis ? t->nuis->n : 0, cols = NPLM__TOY_COLS + 2 * J;
+  const size_t J = t->nuis ? t->nuis->n : 0, cols = NPLM__TOY_WIDTH(J);
   nplm__free(t->cal_res);
   t->cal_n = 0;
   size_t cells;
@@ -342,7 +364,7 @@ nplm_status_t nplm_test_toy_results(const nplm_test_t *t, nplm_result_t key, dou
   if (n_toys != t->cal_n)
     return nplm__fail(NPLM_EINVAL, "%s: n_toys = %zu but the last calibration had %zu toys", fn,
                       n_toys, t->cal_n);
-  const size_t cols = NPLM__TOY_COLS + 2 * (t->nuis ? t->nuis->n : 0);
+  const size_t cols = NPLM__TOY_WIDTH(t->nuis ? t->nuis->n : 0);
   for (size_t k = 0; k < n_toys; k++) out[k] = t->cal_res[k * cols + (size_t)key - 1];
   return NPLM_OK;
 }
@@ -352,7 +374,7 @@ nplm_status_t nplm_test_toy_nuisances(const nplm_test_t *t, int which, double *n
   static const char fn[] = "nplm_test_toy_nuisances";
   nplm__clear_error();
   if (!t) return nplm__fail(NPLM_EINVAL, "%s: t is NULL", fn);
-  if (which != NPLM_FIT_TAU && which != NPLM_FIT_DELTA)
+  if (which != NPLM_FIT_TAU && which != NPLM_FIT_DELTA && which != NPLM_FIT_AUX)
     return nplm__fail(NPLM_EINVAL, "%s: which = %d is not an nplm_fit", fn, which);
   const size_t J = t->nuis ? t->nuis->n : 0;
   if (n_nuisances != J)
@@ -363,8 +385,8 @@ nplm_status_t nplm_test_toy_nuisances(const nplm_test_t *t, int which, double *n
   if (n_toys != t->cal_n)
     return nplm__fail(NPLM_EINVAL, "%s: n_toys = %zu but the last calibration had %zu toys", fn,
                       n_toys, t->cal_n);
-  const size_t cols = NPLM__TOY_COLS + 2 * J;
-  const size_t first = NPLM__TOY_COLS + (which == NPLM_FIT_TAU ? 0 : J);
+  const size_t cols = NPLM__TOY_WIDTH(J);
+  const size_t first = NPLM__TOY_COLS + (size_t)which * J; /* tau, Delta, aux */
   for (size_t k = 0; k < n_toys; k++)
     for (size_t j = 0; j < J; j++) nu[k * J + j] = t->cal_res[k * cols + first + j];
   return NPLM_OK;

@@ -33,6 +33,7 @@ const nplm__option_info_t nplm__options[NPLM__N_OPTIONS] = {
     {NPLM_OPT_KERNEL_SIGMA, "kernel_sigma", D, 0, 1.7976931348623157e308, 0},
     {NPLM_OPT_KERNEL_LAMBDA, "kernel_lambda", D, -1.7976931348623157e308, 1e6, -1},
     {NPLM_OPT_TOY_OFFSET, "toy_offset", I, 0, 72057594037927935.0, 0},
+    {NPLM_OPT_TOY_AUX, "toy_aux", I, 0, 1, NPLM_TOY_AUX_FIXED},
 };
 #undef I
 #undef D

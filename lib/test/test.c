@@ -624,6 +624,9 @@ nplm_status_t nplm_test_nuisances(const nplm_test_t *t, int which, double *nu, s
   static const char fn[] = "nplm_test_nuisances";
   nplm__clear_error();
   if (!t) return nplm__fail(NPLM_EINVAL, "%s: t is NULL", fn);
+  if (which == NPLM_FIT_AUX)
+    return nplm__fail(NPLM_EINVAL, "%s: which = NPLM_FIT_AUX is per toy only "
+                                   "(nplm_test_toy_nuisances)", fn);
   if (which != NPLM_FIT_TAU && which != NPLM_FIT_DELTA)
     return nplm__fail(NPLM_EINVAL, "%s: which = %d is not an nplm_fit", fn, which);
   const size_t J = t->nuis ? t->nuis->n : 0;

@@ -28,7 +28,7 @@ typedef struct nplm__option_info {
 #define NPLM__MAX_MOMENTS (64 * 8 + 1)
 
 /* Every option, in a fixed order; NPLM__N_OPTIONS entries. */
-#define NPLM__N_OPTIONS 26
+#define NPLM__N_OPTIONS 27
 extern const nplm__option_info_t nplm__options[NPLM__N_OPTIONS];
 /* Index of a key in nplm__options, or -1. */
 int nplm__option_index(nplm_option_t key);
@@ -62,7 +62,8 @@ struct nplm_test {
   size_t rank;                  /* kernel models: rank of the K_MM factor of the last fit */
   double *nu_tau, *nu_delta;    /* fitted nuisances of both fits (nuis->n each) */
   /* per-toy results of the last calibration: cal_n rows of NPLM__TOY_COLS results (column
-     key - 1 of nplm_result_t) followed by the fitted nu of tau and of Delta (2 nuis->n) */
+     key - 1 of nplm_result_t) followed by the fitted nu of tau and of Delta and the toy's
+     auxiliary values (3 nuis->n): NPLM__TOY_WIDTH(nuis->n) columns */
   double *cal_res;
   size_t cal_n;
 
@@ -70,6 +71,7 @@ struct nplm_test {
 };
 
 #define NPLM__TOY_COLS 15 /* nplm_result_t keys 1 .. 15 */
+#define NPLM__TOY_WIDTH(J) (NPLM__TOY_COLS + 3 * (J))
 
 /* Result of the two fits of a test with nuisances. */
 typedef struct nplm__nuis_fit {

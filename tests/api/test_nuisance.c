@@ -270,6 +270,24 @@ Test(nuisance, learned_coefficients_reproduce_the_oracle) {
   cr_assert_eq(nplm_nuisance_log_ratio(back, v2, xr, M, 1, b), NPLM_OK);
   cr_assert(memcmp(a, b, sizeof a) == 0);
   cr_assert_eq(nplm_nuisance_learned_loss(back, 0, &tl, NULL), NPLM_OK);
+  /* learning options are not in the file: the loaded handle has the defaults, so a nuisance
+     added to it learns as on a created handle (regression: they were all 0) */
+  static const nplm_nuisance_option_t keys[] = {
+      NPLM_NUIS_OPT_SEED, NPLM_NUIS_OPT_OPTIMIZER, NPLM_NUIS_OPT_EPOCHS,
+      NPLM_NUIS_OPT_LEARNING_RATE, NPLM_NUIS_OPT_MAX_ITERATIONS, NPLM_NUIS_OPT_TOLERANCE,
+      NPLM_NUIS_OPT_VALIDATION_EVERY, NPLM_NUIS_OPT_WEIGHT_CLIP};
+  nplm_nuisance_t *fresh = NULL;
+  cr_assert_eq(nplm_nuisance_create(&fresh, 1), NPLM_OK);
+  for (size_t k = 0; k < sizeof keys / sizeof *keys; k++) {
+    double vb = -1.0, vf = -2.0;
+    cr_assert_eq(nplm_nuisance_get_option(back, keys[k], &vb), NPLM_OK);
+    cr_assert_eq(nplm_nuisance_get_option(fresh, keys[k], &vf), NPLM_OK);
+    cr_assert_eq(vb, vf, "option %d: loaded %g, created %g", (int)keys[k], vb, vf);
+  }
+  double every = 0.0;
+  cr_assert_eq(nplm_nuisance_get_option(back, NPLM_NUIS_OPT_VALIDATION_EVERY, &every), NPLM_OK);
+  cr_assert_eq(every, 5.0);
+  nplm_nuisance_free(fresh);
   nplm_nuisance_free(back);
   FILE *f = fopen(path, "rb");
   static unsigned char good[4096];
@@ -426,6 +444,125 @@ Test(systematics, toys_carry_their_own_aux_values) {
   cr_assert_eq(nplm_test_set_aux(t, 0, 0.0), NPLM_OK);
   cr_assert_eq(nplm_test_run(t, x, 1100, 1, NULL, &tv), NPLM_OK);
   cr_assert_neq(tv, tn[0], "the aux value matters");
+  nplm_test_free(t);
+  nplm_model_free(family);
+  nplm_nuisance_free(nu);
+}
+
+/* NPLM_TOY_AUX_DRAW: toy g's auxiliary value is drawn around the test's (the true nu*) with the
+ * nuisance's sigma, from (seed, g) alone; it is the value the toy was fitted with (a run with
+ * that nu0 on toy 0's events gives the same t), and a generator's nplm_toy_set_aux() wins. */
+static int gen_events_only(void *user, uint64_t toy, uint64_t seed, nplm_toy_t *out) {
+  const int *set_toy0 = user;
+  double x[1100];
+  uint64_t s = seed * 7919u + toy;
+  for (int i = 0; i < 1100; i++) x[i] = expo(&s);
+  if (nplm_toy_set_events(out, x, 1100, 1, NULL) != NPLM_OK) return 1;
+  if (*set_toy0 && toy == 0 && nplm_toy_set_aux(out, 0, 0.07) != NPLM_OK) return 2;
+  return 0;
+}
+
+/* the same 40 events for every toy: cheap toys for the statistics of the draws */
+static int gen_tiny(void *user, uint64_t toy, uint64_t seed, nplm_toy_t *out) {
+  (void)user, (void)toy, (void)seed;
+  double x[40];
+  for (int i = 0; i < 40; i++) x[i] = 0.05 * i;
+  return nplm_toy_set_events(out, x, 40, 1, NULL) != NPLM_OK;
+}
+
+Test(systematics, toys_draw_their_aux_around_the_true_value) {
+  const double sigma = 0.05, nu_true = 0.02;
+  nplm_nuisance_t *nu = NULL;
+  cr_assert_eq(nplm_nuisance_create(&nu, 1), NPLM_OK);
+  cr_assert_eq(nplm_nuisance_add_norm(nu, sigma, NULL), NPLM_OK);
+  /* statistics of 4000 draws: Normal(nu*, sigma) */
+  {
+    enum { K = 4000 };
+    static double ref[400], tn[K], z[K];
+    for (int i = 0; i < 400; i++) ref[i] = 0.005 * i;
+    const size_t layers[] = {1, 1};
+    nplm_model_t *fam = NULL;
+    nplm_test_t *t = NULL;
+    cr_assert_eq(nplm_model_create_mlp(&fam, layers, 2, 100.0), NPLM_OK);
+    cr_assert_eq(nplm_test_create(&t, fam, nu), NPLM_OK);
+    cr_assert_eq(nplm_test_set_reference(t, ref, 400, 1, NULL, 40.0), NPLM_OK);
+    cr_assert_eq(nplm_test_set_int(t, NPLM_OPT_OPTIMIZER, NPLM_OPTIMIZER_LBFGSB), NPLM_OK);
+    cr_assert_eq(nplm_test_set_aux(t, 0, nu_true), NPLM_OK);
+    cr_assert_eq(nplm_test_set_int(t, NPLM_OPT_TOY_AUX, NPLM_TOY_AUX_DRAW), NPLM_OK);
+    cr_assert_eq(nplm_test_calibrate_with(t, gen_tiny, NULL, K, 8, tn), NPLM_OK, "%s",
+                 nplm_test_last_error(t));
+    cr_assert_eq(nplm_test_toy_nuisances(t, NPLM_FIT_AUX, z, K, 1), NPLM_OK);
+    double mean = 0.0, var = 0.0;
+    int in1 = 0, in2 = 0, below = 0;
+    for (int k = 0; k < K; k++) z[k] = (z[k] - nu_true) / sigma; /* standardised */
+    for (int k = 0; k < K; k++) {
+      mean += z[k] / K;
+      in1 += fabs(z[k]) < 1.0;
+      in2 += fabs(z[k]) < 2.0;
+      below += z[k] < 0.0;
+    }
+    for (int k = 0; k < K; k++) var += (z[k] - mean) * (z[k] - mean) / (K - 1);
+    /* 4 standard errors: mean 1/sqrt(K), sd 1/sqrt(2K), fractions sqrt(p(1-p)/K) */
+    cr_assert(fabs(mean) < 4.0 / sqrt(K), "mean %g", mean);
+    cr_assert(fabs(sqrt(var) - 1.0) < 4.0 / sqrt(2.0 * K), "sd %g", sqrt(var));
+    cr_assert(fabs((double)in1 / K - 0.682689) < 4.0 * sqrt(0.6827 * 0.3173 / K), "%d", in1);
+    cr_assert(fabs((double)in2 / K - 0.954500) < 4.0 * sqrt(0.9545 * 0.0455 / K), "%d", in2);
+    cr_assert(fabs((double)below / K - 0.5) < 4.0 * sqrt(0.25 / K), "%d", below);
+    nplm_test_free(t);
+    nplm_model_free(fam);
+  }
+  nplm_model_t *family = NULL;
+  nplm_test_t *t = linear_test(nu, &family, 1000.0);
+  cr_assert_eq(nplm_test_set_aux(t, 0, nu_true), NPLM_OK);
+  int set0 = 0;
+  enum { K = 8 };
+  double tn[K], aux[K];
+  /* default: every toy has the test's value */
+  double opt;
+  cr_assert_eq(nplm_test_get_option(t, NPLM_OPT_TOY_AUX, &opt), NPLM_OK);
+  cr_assert_eq(opt, NPLM_TOY_AUX_FIXED);
+  cr_assert_eq(nplm_test_calibrate_with(t, gen_events_only, &set0, 4, 31, tn), NPLM_OK);
+  cr_assert_eq(nplm_test_toy_nuisances(t, NPLM_FIT_AUX, aux, 4, 1), NPLM_OK);
+  for (int k = 0; k < 4; k++) cr_assert_eq(aux[k], nu_true);
+  /* drawn: every toy its own value */
+  cr_assert_eq(nplm_test_set_int(t, NPLM_OPT_TOY_AUX, NPLM_TOY_AUX_DRAW), NPLM_OK);
+  cr_assert_eq(nplm_test_calibrate_with(t, gen_events_only, &set0, K, 31, tn), NPLM_OK, "%s",
+               nplm_test_last_error(t));
+  cr_assert_eq(nplm_test_toy_nuisances(t, NPLM_FIT_AUX, aux, K, 1), NPLM_OK);
+  for (int k = 0; k < K; k++)
+    for (int j = 0; j < k; j++) cr_assert_neq(aux[j], aux[k]);
+  /* toy 0 was fitted with its drawn value: a run on its events with that nu0 */
+  double x[1100], tv;
+  uint64_t s = 31u * 7919u + 0;
+  for (int i = 0; i < 1100; i++) x[i] = expo(&s);
+  cr_assert_eq(nplm_test_set_int(t, NPLM_OPT_SEED, 31), NPLM_OK);
+  cr_assert_eq(nplm_test_set_aux(t, 0, aux[0]), NPLM_OK);
+  cr_assert_eq(nplm_test_run(t, x, 1100, 1, NULL, &tv), NPLM_OK);
+  cr_assert_eq(tv, tn[0], "toy 0 with nu0 = %.17g: %.17g vs run %.17g", aux[0], tn[0], tv);
+  cr_assert_eq(nplm_test_set_aux(t, 0, nu_true), NPLM_OK);
+  /* a shard on one thread draws the same values and gets the same t */
+  double tn3[3], aux3[3];
+  cr_assert_eq(nplm_test_set_int(t, NPLM_OPT_THREADS, 1), NPLM_OK);
+  cr_assert_eq(nplm_test_set_int(t, NPLM_OPT_TOY_OFFSET, 5), NPLM_OK);
+  cr_assert_eq(nplm_test_calibrate_with(t, gen_events_only, &set0, 3, 31, tn3), NPLM_OK);
+  cr_assert_eq(nplm_test_toy_nuisances(t, NPLM_FIT_AUX, aux3, 3, 1), NPLM_OK);
+  for (int k = 0; k < 3; k++) {
+    cr_assert_eq(aux3[k], aux[5 + k]);
+    cr_assert_eq(tn3[k], tn[5 + k]);
+  }
+  /* the generator's value wins; the next toy's draw is unchanged */
+  set0 = 1;
+  cr_assert_eq(nplm_test_set_int(t, NPLM_OPT_TOY_OFFSET, 0), NPLM_OK);
+  cr_assert_eq(nplm_test_calibrate_with(t, gen_events_only, &set0, 2, 31, tn3), NPLM_OK);
+  cr_assert_eq(nplm_test_toy_nuisances(t, NPLM_FIT_AUX, aux3, 2, 1), NPLM_OK);
+  cr_assert_eq(aux3[0], 0.07);
+  cr_assert_eq(aux3[1], aux[1]);
+  /* refused */
+  cr_assert_eq(nplm_test_set_int(t, NPLM_OPT_TOY_AUX, 2), NPLM_EINVAL);
+  cr_assert(strstr(nplm_test_last_error(t), "toy_aux") != NULL, "%s", nplm_test_last_error(t));
+  cr_assert_eq(nplm_test_nuisances(t, NPLM_FIT_AUX, aux3, 1), NPLM_EINVAL);
+  cr_assert(strstr(nplm_last_error(), "NPLM_FIT_AUX") != NULL, "%s", nplm_last_error());
+  cr_assert_eq(nplm_test_toy_nuisances(t, 3, aux3, 2, 1), NPLM_EINVAL);
   nplm_test_free(t);
   nplm_model_free(family);
   nplm_nuisance_free(nu);

@@ -274,7 +274,7 @@ class Nuisance(_Handle):
 OPTIMIZER_ADAM = 0
 OPTIMIZER_LBFGSB = 1
 _OPTIONS = {}
-for _k in list(range(1, 3)) + list(range(100, 115)) + list(range(200, 208)) + [300]:
+for _k in list(range(1, 3)) + list(range(100, 115)) + list(range(200, 208)) + [300, 301]:
     _n = _optname(_k)
     if _n:
         _OPTIONS[_n.decode()] = _k

@@ -183,7 +183,9 @@ static const char *COMMON_HELP =
     "  --seed S               seed of the initialisation / centres (default 0)\n"
     "  --threads T            worker threads (0 = all cores, the default)\n"
     "  --standardize          kernel models: standardise the inputs on the reference\n"
-    "  --nuisance FILE        a nuisance module from nplm nuisance-learn (MLP only)\n";
+    "  --nuisance FILE        a nuisance module from nplm nuisance-learn (MLP only)\n"
+    "  --aux J=V[,J=V...]     auxiliary measurement nu0 of nuisance J (repeatable); for\n"
+    "                         calibrate, the true values the toys are made at\n";
 
 typedef struct setup {
   table_t ref, refw;
@@ -197,6 +199,9 @@ typedef struct setup {
   double clip;
   long long epochs;
   int optimizer;
+  long long max_iterations; /* 0: the library's default */
+  int standardize, draw_aux;
+  char aux_json[512]; /* the --aux values as a JSON list of [J, V] pairs */
   progress_t progress;
 } setup_t;
 
@@ -244,6 +249,36 @@ static int make_model(const char *spec, double clip, size_t d, nplm_model_t **m,
   return die("--model: '%s' is neither mlp:... nor kernel:M,SIGMA,LAMBDA", spec);
 }
 
+/* Every --aux J=V[,J=V...] (the flag may repeat), in order, into the test and s->aux_json. */
+static int set_aux_values(args_t *a, setup_t *s) {
+  size_t used = 0;
+  s->aux_json[used++] = '[';
+  s->aux_json[used] = 0;
+  for (int i = 0; i < a->n; i++) {
+    if (strcmp(a->key[i], "aux") != 0) continue;
+    a->used[i] = 1;
+    const char *p = a->val[i];
+    for (;;) {
+      char *end;
+      errno = 0;
+      unsigned long long j = strtoull(p, &end, 10);
+      double v = (end != p && *end == '=' && !errno) ? strtod(end + 1, &end) : (double)NAN;
+      if ((*end && *end != ',') || !isfinite(v))
+        return die("--aux: expected J=VALUE[,J=VALUE...], got '%s'", a->val[i]);
+      if (nplm_test_set_aux(s->test, (size_t)j, v)) return die("--aux: %s", nplm_last_error());
+      int w = snprintf(s->aux_json + used, sizeof s->aux_json - used, "%s[%llu, %.17g]",
+                       used > 1 ? ", " : "", j, v);
+      if (w < 0 || (size_t)w >= sizeof s->aux_json - used - 1) return die("--aux: too many values");
+      used += (size_t)w;
+      if (!*end) break;
+      p = end + 1;
+    }
+  }
+  s->aux_json[used++] = ']';
+  s->aux_json[used] = 0;
+  return 0;
+}
+
 /* Everything run, calibrate and tune-clip share. */
 static int setup(args_t *a, setup_t *s, const char *what) {
   memset(s, 0, sizeof *s);
@@ -276,6 +311,8 @@ static int setup(args_t *a, setup_t *s, const char *what) {
   if (make_model(spec, clip, s->ref.d, &s->model, &s->dof)) return 1;
   const char *nf = get(a, "nuisance");
   if (nf && nplm_nuisance_load(&s->nu, nf)) return die("%s", nplm_last_error());
+  s->max_iterations = max_it;
+  s->standardize = get(a, "standardize") != NULL;
   const char *opt = get(a, "optimizer");
   int optimizer = NPLM_OPTIMIZER_LBFGSB;
   if (opt && strcmp(opt, "adam") == 0) optimizer = NPLM_OPTIMIZER_ADAM;
@@ -290,8 +327,9 @@ static int setup(args_t *a, setup_t *s, const char *what) {
       nplm_test_set_int(s->test, NPLM_OPT_THREADS, threads) ||
       nplm_test_set_int(s->test, NPLM_OPT_SEED, seed) ||
       (max_it > 0 && nplm_test_set_int(s->test, NPLM_OPT_MAX_ITERATIONS, max_it)) ||
-      (get(a, "standardize") && nplm_test_set_int(s->test, NPLM_OPT_STANDARDIZE, 1)))
+      (s->standardize && nplm_test_set_int(s->test, NPLM_OPT_STANDARDIZE, 1)))
     return die("%s", nplm_last_error());
+  if (set_aux_values(a, s)) return 1;
   s->progress.tty = isatty(2);
   s->progress.t0 = now();
   s->progress.what = what;
@@ -312,10 +350,12 @@ static FILE *open_json(args_t *a, const char **path) {
 static void json_common(FILE *f, const setup_t *s) {
   fprintf(f, "\"seed\": %llu, \"options\": {\"library_version\": \"%s\", \"model\": \"%s\", "
              "\"clip\": %s, \"optimizer\": \"%s\", \"epochs\": %lld, \"n_expected\": %s, "
-             "\"n_reference\": %zu, \"features\": %zu, \"nuisances\": %zu, \"seed\": %llu}",
+             "\"n_reference\": %zu, \"features\": %zu, \"nuisances\": %zu, \"seed\": %llu, "
+             "\"max_iterations\": %lld, \"standardize\": %s, \"aux\": %s, \"toy_aux\": \"%s\"}",
           s->seed, nplm_version_string(), s->model_spec, jd(s->clip),
           s->optimizer == NPLM_OPTIMIZER_ADAM ? "adam" : "lbfgsb", s->epochs, jd(s->n_expected),
-          s->ref.n, s->ref.d, nplm_nuisance_count(s->nu), s->seed);
+          s->ref.n, s->ref.d, nplm_nuisance_count(s->nu), s->seed, s->max_iterations,
+          s->standardize ? "true" : "false", s->aux_json, s->draw_aux ? "draw" : "fixed");
 }
 
 /* ---- calibration files (nplm calibrate --json, nplm merge) ---- */
@@ -395,8 +435,6 @@ static int cmd_run(int argc, char **argv) {
            "FILE from nplm calibrate --json).\n\n%s"
            "  --data FILE            observed events\n"
            "  --data-weights FILE    their weights, optional\n"
-           "  --aux J=V              auxiliary measurement of nuisance J (repeatable... one per\n"
-           "                         flag: --aux 0=0.01)\n"
            "  --dof D                chi2 dof for p and Z\n"
            "  --save-model FILE      write the fitted f (nplm eval reads it)\n"
            "  --json FILE            result as JSON ('-' for stdout)\n", COMMON_HELP);
@@ -417,14 +455,6 @@ static int cmd_run(int argc, char **argv) {
       rc = die("--data-weights: need one column of %zu weights", data.n);
   }
   if (!rc) rc = opt_double(&a, "dof", dof, &dof);
-  const char *aux = get(&a, "aux");
-  if (!rc && aux) {
-    char *end;
-    unsigned long j = strtoul(aux, &end, 10);
-    double v = *end == '=' ? strtod(end + 1, &end) : (double)NAN;
-    if (*end || !isfinite(v)) rc = die("--aux: expected J=VALUE, got '%s'", aux);
-    else if (nplm_test_set_aux(s.test, j, v)) rc = die("%s", nplm_last_error());
-  }
   const char *cal = get(&a, "calibration"), *save = get(&a, "save-model");
   FILE *jf = NULL;
   if (!rc) {
@@ -613,7 +643,10 @@ static int cmd_calibrate(int argc, char **argv) {
            "                         Process for HTCondor by passing it in the environment)\n"
            "  --json FILE            t_null in toy order, seed, options, fitted dof, KS\n"
            "  --checkpoint FILE      resumable: finished toys are kept in FILE, and a rerun with\n"
-           "                         the same settings computes only the missing ones\n",
+           "                         the same settings computes only the missing ones\n"
+           "  --draw-aux             with --nuisance: toy k draws its auxiliary measurements from\n"
+           "                         Normal(nu0, sigma) (nu0 from --aux, else the module's), from\n"
+           "                         (seed, k): the frequentist null with systematics\n",
            COMMON_HELP);
     return 0;
   }
@@ -622,6 +655,12 @@ static int cmd_calibrate(int argc, char **argv) {
   setup_t s;
   table_t pool = {0};
   int rc = setup(&a, &s, "toys");
+  if (!rc && get(&a, "draw-aux")) {
+    s.draw_aux = 1;
+    if (!s.nu) rc = die("--draw-aux: needs --nuisance");
+    else if (nplm_test_set_int(s.test, NPLM_OPT_TOY_AUX, NPLM_TOY_AUX_DRAW))
+      rc = die("%s", nplm_last_error());
+  }
   const char *ppath = NULL, *jpath = NULL;
   long long toys = 0, first = 0;
   if (!rc) rc = need(&a, "pool", &ppath) || read_table(ppath, get(&a, "columns"), &pool);
@@ -951,11 +990,14 @@ static int cmd_nuisance_learn(int argc, char **argv) {
   if (argc > 0 && strcmp(argv[0], "--help") == 0) {
     printf("usage: nplm nuisance-learn --nominal FILE --varied FILE@NU[,FILE@NU...] --sigma S\n"
            "                           --out FILE [--order K] [--layers 1,4,1] [--norm SIGMA]\n"
-           "                           [--columns LIST] [--iterations N] [--clip C]\n\n"
+           "                           [--columns LIST] [--iterations N] [--clip C]\n"
+           "                           [--add-to MODULE]\n\n"
            "Learn the Taylor coefficients of a shape nuisance (one network per power) from the\n"
            "nominal sample against samples generated at nu (absolute units), and write a module\n"
            "for nplm run --nuisance. --norm adds a normalisation nuisance with that sigma;\n"
-           "--clip bounds the networks' weights (default 100).\n");
+           "--clip bounds the networks' weights (default 100). --add-to appends the new\n"
+           "nuisance(s) to an existing module (several shape nuisances: one command each);\n"
+           "the indices they get are printed.\n");
     return 0;
   }
   args_t a;
@@ -970,7 +1012,7 @@ static int cmd_nuisance_learn(int argc, char **argv) {
   if (!rc) rc = opt_long(&a, "order", 1, 8, 2, &order) || opt_double(&a, "norm", 0.0, &norm) ||
                 opt_long(&a, "iterations", 1, 1000000000, 3000, &iters) ||
                 opt_double(&a, "clip", 100.0, &wclip);
-  const char *ls = get(&a, "layers");
+  const char *ls = get(&a, "layers"), *add_to = get(&a, "add-to");
   if (!rc) rc = unused(&a);
   if (rc) return rc;
   table_t t0 = {0}, tv[64];
@@ -1008,18 +1050,22 @@ static int cmd_nuisance_learn(int argc, char **argv) {
   }
   nplm_nuisance_t *nu = NULL;
   size_t idx = 0;
-  if (!rc && (nplm_nuisance_create(&nu, t0.d) ||
+  size_t norm_idx = 0;
+  if (!rc && add_to && nplm_nuisance_load(&nu, add_to)) rc = die("--add-to: %s", nplm_last_error());
+  if (!rc && ((!nu && nplm_nuisance_create(&nu, t0.d)) ||
               nplm_nuisance_add_shape(nu, sigma, (unsigned)order, layers, nl, &idx) ||
               nplm_nuisance_set_int(nu, NPLM_NUIS_OPT_MAX_ITERATIONS, iters) ||
               nplm_nuisance_set_double(nu, NPLM_NUIS_OPT_WEIGHT_CLIP, wclip) ||
               nplm_nuisance_learn(nu, idx, t0.d, t0.x, t0.n, NULL, nv, nus, xs, ns, NULL) ||
-              (norm > 0 && nplm_nuisance_add_norm(nu, norm, NULL)) ||
+              (norm > 0 && nplm_nuisance_add_norm(nu, norm, &norm_idx)) ||
               nplm_nuisance_save(nu, out)))
     rc = die("%s", nplm_last_error());
   double tl, vl;
   if (!rc && nplm_nuisance_learned_loss(nu, idx, &tl, &vl) == NPLM_OK)
     printf("learned %lld coefficient networks from %zu varied samples: training loss %.6g, "
-           "validation loss %.6g -> %s\n", order, nv, tl, vl, out);
+           "validation loss %.6g -> %s (shape nuisance %zu", order, nv, tl, vl, out, idx);
+  if (!rc && norm > 0) printf(", normalisation nuisance %zu", norm_idx);
+  if (!rc) printf(")\n");
   nplm_nuisance_free(nu);
   table_free(&t0);
   for (size_t i = 0; i < 64; i++) table_free(&tv[i]);

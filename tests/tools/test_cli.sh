@@ -161,6 +161,38 @@ d = json.load(open("nu.json"))
 assert len(d["nu_tau"]) == 2 and len(d["nu_delta"]) == 2, d
 assert abs(d["t"] - (d["tau"] - d["delta"])) < 1e-9 * max(1, abs(d["tau"])), d
 PYEOF
+# a second shape nuisance appended to the module: indices 0 (scale), 1 (norm), 2 (new shape)
+"$NPLM" nuisance-learn --nominal nom.npy --varied vm.npy@-0.2,vp.npy@0.2 --sigma 0.05 --order 1 \
+  --iterations 100 --add-to scale.nuis --out two.nuis > learn2.txt
+grep -q "shape nuisance 2" learn2.txt || fail "nuisance-learn --add-to: $(cat learn2.txt)"
+grep -q "validation loss nan" learn2.txt && fail "nuisance-learn --add-to: no validation split"
+"$NPLM" run --reference ref.npy --data data.csv --n-expected 100 --nuisance two.nuis \
+  --aux 2=0.01 --json nu_two.json > /dev/null
+"$PY" -c "import json; d=json.load(open('nu_two.json')); assert len(d['nu_tau']) == 3, d" ||
+  fail "run with an appended nuisance"
+# several --aux values (a list and a repeated flag); null toys with drawn auxiliary measurements,
+# sharded and merged
+"$NPLM" run --reference ref.npy --data data.csv --n-expected 100 --nuisance scale.nuis \
+  --aux 0=0.01,1=0.02 --json nu2.json > /dev/null
+"$NPLM" run --reference ref.npy --data data.csv --n-expected 100 --nuisance scale.nuis \
+  --aux 0=0.01 --aux 1=0.02 --json nu3.json > /dev/null
+NUC="--reference ref.npy --pool pool.npy --n-expected 100 --nuisance scale.nuis --aux 1=0.02 --seed 4"
+"$NPLM" calibrate $NUC --toys 3 --json fixed.json > /dev/null
+"$NPLM" calibrate $NUC --toys 3 --draw-aux --json drawn.json > /dev/null
+"$NPLM" calibrate $NUC --toys 2 --draw-aux --json drawn0.json > /dev/null
+"$NPLM" calibrate $NUC --toys 1 --first-toy 2 --draw-aux --threads 1 --json drawn2.json > /dev/null
+"$NPLM" merge --out drawn_m.json drawn2.json drawn0.json > /dev/null
+"$PY" - <<'PYEOF' || fail "--aux lists, calibrate --draw-aux"
+import json
+a, b, c = (json.load(open(f)) for f in ("nu.json", "nu2.json", "nu3.json"))
+assert b["options"]["aux"] == [[0, 0.01], [1, 0.02]] == c["options"]["aux"], b["options"]
+assert b["t"] == c["t"] and b["t"] != a["t"], (a["t"], b["t"], c["t"])
+f, d, m = (json.load(open(x)) for x in ("fixed.json", "drawn.json", "drawn_m.json"))
+assert f["options"]["toy_aux"] == "fixed" and d["options"]["toy_aux"] == "draw", d["options"]
+assert d["options"]["aux"] == [[1, 0.02]], d["options"]
+assert all(x != y for x, y in zip(f["t_null"], d["t_null"])), (f["t_null"], d["t_null"])
+assert m["t_null"] == d["t_null"], (m["t_null"], d["t_null"])
+PYEOF
 
 # bad input: one line on stderr, non-zero exit, nothing on stdout
 check_bad() {
@@ -198,6 +230,12 @@ check_bad 1 run --reference trunc.npy --data data.csv --n-expected 100
 grep -q "trunc.npy" bad.err || fail "truncated .npy: the error does not name the file"
 check_bad 1 calibrate --reference ref.npy --pool two_cols.npy --n-expected 100 --toys 2
 check_bad 1 calibrate --reference ref.npy --pool pool.npy --n-expected 100 --toys 0
+check_bad 1 calibrate --reference ref.npy --pool pool.npy --n-expected 100 --toys 2 --draw-aux
+grep -q "draw-aux" bad.err || fail "--draw-aux without nuisances: not named"
+check_bad 1 run --reference ref.npy --data data.csv --n-expected 100 --nuisance scale.nuis --aux 0=abc
+grep -q -- "--aux" bad.err || fail "bad --aux value: not named"
+check_bad 1 run --reference ref.npy --data data.csv --n-expected 100 --nuisance scale.nuis --aux 5=0.1
+grep -q -- "--aux" bad.err || fail "--aux index out of range: not named"
 check_bad 1 eval --model-file f.bin --data two_cols.npy
 check_bad 1 tune-clip --reference ref.npy --pool pool.npy --n-expected 100 --model kernel:10,1,1e-6
 check_bad 1 nuisance-learn --nominal nom.npy --varied vm.npy --sigma 0.1 --out x.nuis

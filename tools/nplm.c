@@ -631,6 +631,38 @@ static int calibrate_resumable(setup_t *s, const table_t *pool, const char *path
   return rc;
 }
 
+/* With nuisances: tau, Delta, the Delta fit's nu and the auxiliary values of every toy. */
+static int json_per_toy_nuisances(FILE *jf, const nplm_test_t *t, size_t toys, size_t J) {
+  double *v = malloc(toys * J * sizeof *v);
+  if (!v) return 1;
+  static const struct {
+    const char *name;
+    nplm_result_t key;
+  } res[] = {{"tau_null", NPLM_RESULT_TAU}, {"delta_null", NPLM_RESULT_DELTA}};
+  for (size_t r = 0; r < 2; r++) {
+    if (nplm_test_toy_results(t, res[r].key, v, toys)) continue;
+    fprintf(jf, "\"%s\": [", res[r].name);
+    for (size_t k = 0; k < toys; k++) fprintf(jf, "%s%s", k ? ", " : "", jd(v[k]));
+    fprintf(jf, "], ");
+  }
+  static const struct {
+    const char *name;
+    int which;
+  } nus[] = {{"nu_delta_null", NPLM_FIT_DELTA}, {"aux_null", NPLM_FIT_AUX}};
+  for (size_t r = 0; r < 2; r++) {
+    if (nplm_test_toy_nuisances(t, nus[r].which, v, toys, J)) continue;
+    fprintf(jf, "\"%s\": [", nus[r].name);
+    for (size_t k = 0; k < toys; k++) {
+      fprintf(jf, "%s[", k ? ", " : "");
+      for (size_t j = 0; j < J; j++) fprintf(jf, "%s%s", j ? ", " : "", jd(v[k * J + j]));
+      fprintf(jf, "]");
+    }
+    fprintf(jf, "], ");
+  }
+  free(v);
+  return 0;
+}
+
 static int cmd_calibrate(int argc, char **argv) {
   if (argc > 0 && strcmp(argv[0], "--help") == 0) {
     printf("usage: nplm calibrate --reference FILE --pool FILE --n-expected N --toys K [options]\n\n"
@@ -641,7 +673,9 @@ static int cmd_calibrate(int argc, char **argv) {
            "  --first-toy K0         global index of the first toy (shards: 0, K, 2K, ...)\n"
            "  --shard-from-env [VAR] first toy = $VAR * K (default VAR: SLURM_ARRAY_TASK_ID; use\n"
            "                         Process for HTCondor by passing it in the environment)\n"
-           "  --json FILE            t_null in toy order, seed, options, fitted dof, KS\n"
+           "  --json FILE            t_null in toy order, seed, options, fitted dof, KS; with\n"
+           "                         --nuisance (one process, no checkpoint) also tau_null,\n"
+           "                         delta_null, nu_delta_null and aux_null per toy\n"
            "  --checkpoint FILE      resumable: finished toys are kept in FILE, and a rerun with\n"
            "                         the same settings computes only the missing ones\n"
            "  --draw-aux             with --nuisance: toy k draws its auxiliary measurements from\n"
@@ -695,6 +729,7 @@ static int cmd_calibrate(int argc, char **argv) {
   if (!rc && pool.d != s.ref.d) rc = die("--pool has %zu columns, --reference %zu", pool.d, s.ref.d);
   double *tn = rc ? NULL : malloc((size_t)toys * sizeof *tn);
   if (!rc && !tn) rc = die("out of memory");
+  int per_toy = 0; /* the handle holds every toy's results (one process, no checkpoint) */
   if (!rc && ckpt) {
     rc = calibrate_resumable(&s, &pool, ckpt, first, toys, tn);
 #ifdef NPLM_HAVE_MPI
@@ -733,6 +768,7 @@ static int cmd_calibrate(int argc, char **argv) {
                                                           (size_t)toys, s.seed, tn);
     if (st != NPLM_OK && st != NPLM_ENOCONV) rc = die("%s", nplm_test_last_error(s.test));
     else if (st == NPLM_ENOCONV) fprintf(stderr, "%s: note: %s\n", g_cmd, nplm_test_last_error(s.test));
+    per_toy = !rc;
   }
   if (!rc) {
     double dof = NAN, ks = NAN, ksp = NAN, med;
@@ -760,6 +796,9 @@ static int cmd_calibrate(int argc, char **argv) {
       fprintf(jf, "], \"first_toy\": %lld, \"n_toys\": %lld, \"median\": %s, "
                   "\"dof_fit\": %s, \"ks_p_fit\": %s, \"n_pool\": %zu, ",
               first, toys, jd(med), jd(dof), jd(ksp), pool.n);
+      const size_t J = nplm_nuisance_count(s.nu);
+      if (per_toy && J && json_per_toy_nuisances(jf, s.test, (size_t)toys, J))
+        rc = die("out of memory");
       json_common(jf, &s);
       fprintf(jf, "}\n");
     }

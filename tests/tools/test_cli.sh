@@ -192,6 +192,10 @@ assert f["options"]["toy_aux"] == "fixed" and d["options"]["toy_aux"] == "draw",
 assert d["options"]["aux"] == [[1, 0.02]], d["options"]
 assert all(x != y for x, y in zip(f["t_null"], d["t_null"])), (f["t_null"], d["t_null"])
 assert m["t_null"] == d["t_null"], (m["t_null"], d["t_null"])
+assert all(a == [0.0, 0.02] for a in f["aux_null"]), f["aux_null"]
+assert len({a[1] for a in d["aux_null"]}) == 3 and all(a[1] != 0.02 for a in d["aux_null"]), d
+assert all(t == u - v for t, u, v in zip(d["t_null"], d["tau_null"], d["delta_null"])), d
+assert len(d["nu_delta_null"]) == 3 and all(len(v) == 2 for v in d["nu_delta_null"]), d
 PYEOF
 
 # bad input: one line on stderr, non-zero exit, nothing on stdout

@@ -75,5 +75,7 @@ const nplm__mlp_kernels_t *nplm__mlp_kernels_by_name(const char *name);
 
 /* The kernels' exp on one value (overflow +inf, underflow 0, NaN propagates; < 2 ulp), for tests. */
 double nplm__exp(double x);
+/* The kernels' sigmoid on one value (z clamped to [-700, 700]; < 3 ulp), for tests. */
+double nplm__sigmoid(double z);
 
 #endif

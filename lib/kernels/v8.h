@@ -42,6 +42,20 @@ NPLM__VINLINE v8 v8_pow2_of_shifted(v8 h, v8 shift) {
   k = _mm512_add_epi64(k, _mm512_set1_epi64(1023));
   return _mm512_castsi512_pd(_mm512_slli_epi64(k, 52));
 }
+/* c - a b, one rounding */
+NPLM__VINLINE v8 v8_fnma(v8 a, v8 b, v8 c) { return _mm512_fnmadd_pd(a, b, c); }
+/* tab[bits(h) mod 16] per lane (an exact selection) */
+NPLM__VINLINE v8 v8_table16(const double *tab, v8 h) {
+  return _mm512_permutex2var_pd(_mm512_loadu_pd(tab), _mm512_castpd_si512(h),
+                                _mm512_loadu_pd(tab + 8));
+}
+/* v 2^m for h = shift + k, m = floor(k / 16): m added to the exponent bits of v (normal v and
+   result) */
+NPLM__VINLINE v8 v8_scale_k16(v8 v, v8 h, v8 shift) {
+  __m512i k = _mm512_sub_epi64(_mm512_castpd_si512(h), _mm512_castpd_si512(shift));
+  k = _mm512_andnot_si512(_mm512_set1_epi64(0xFLL << 48), _mm512_slli_epi64(k, 48));
+  return _mm512_castsi512_pd(_mm512_add_epi64(_mm512_castpd_si512(v), k));
+}
 
 #elif defined(NPLM__V8_AVX2)
 #include <immintrin.h>
@@ -99,6 +113,37 @@ NPLM__VINLINE __m256d pow2_half(__m256d h, __m256d shift) {
 }
 NPLM__VINLINE v8 v8_pow2_of_shifted(v8 h, v8 shift) {
   v8 r = {pow2_half(h.lo, shift.lo), pow2_half(h.hi, shift.hi)};
+  return r;
+}
+NPLM__VINLINE v8 v8_fnma(v8 a, v8 b, v8 c) {
+  v8 r = {_mm256_fnmadd_pd(a.lo, b.lo, c.lo), _mm256_fnmadd_pd(a.hi, b.hi, c.hi)};
+  return r;
+}
+/* tab[j], j = bits(h) mod 16, without a gather (slow on AMD): each quarter of the table is
+   permuted across the register by the 32-bit index pairs (2 (j mod 4), 2 (j mod 4) + 1), then
+   bits 2 and 3 of j pick the quarter (blendv reads the sign bit). */
+NPLM__VINLINE __m256d table16_half(const double *tab, __m256d h) {
+  const __m256i j = _mm256_castpd_si256(h);
+  const __m256i i2 = _mm256_slli_epi64(_mm256_and_si256(j, _mm256_set1_epi64x(3)), 1);
+  const __m256i idx = _mm256_or_si256(i2, _mm256_slli_epi64(_mm256_add_epi64(i2, _mm256_set1_epi64x(1)), 32));
+  __m256d q[4];
+  for (int k = 0; k < 4; k++)
+    q[k] = _mm256_castps_pd(_mm256_permutevar8x32_ps(_mm256_castpd_ps(_mm256_loadu_pd(tab + 4 * k)), idx));
+  const __m256d b2 = _mm256_castsi256_pd(_mm256_slli_epi64(j, 61));
+  const __m256d b3 = _mm256_castsi256_pd(_mm256_slli_epi64(j, 60));
+  return _mm256_blendv_pd(_mm256_blendv_pd(q[0], q[1], b2), _mm256_blendv_pd(q[2], q[3], b2), b3);
+}
+NPLM__VINLINE v8 v8_table16(const double *tab, v8 h) {
+  v8 r = {table16_half(tab, h.lo), table16_half(tab, h.hi)};
+  return r;
+}
+NPLM__VINLINE __m256d scale_k16_half(__m256d v, __m256d h, __m256d shift) {
+  __m256i k = _mm256_sub_epi64(_mm256_castpd_si256(h), _mm256_castpd_si256(shift));
+  k = _mm256_andnot_si256(_mm256_set1_epi64x(0xFLL << 48), _mm256_slli_epi64(k, 48));
+  return _mm256_castsi256_pd(_mm256_add_epi64(_mm256_castpd_si256(v), k));
+}
+NPLM__VINLINE v8 v8_scale_k16(v8 v, v8 h, v8 shift) {
+  v8 r = {scale_k16_half(v.lo, h.lo, shift.lo), scale_k16_half(v.hi, h.hi, shift.hi)};
   return r;
 }
 
@@ -164,6 +209,32 @@ NPLM__VINLINE v8 v8_pow2_of_shifted(v8 h, v8 shift) {
   }
   return r;
 }
+NPLM__VINLINE v8 v8_fnma(v8 a, v8 b, v8 c) {
+  v8 r;
+  for (int i = 0; i < 8; i++) r.v[i] = fma(-a.v[i], b.v[i], c.v[i]);
+  return r;
+}
+NPLM__VINLINE v8 v8_table16(const double *tab, v8 h) {
+  v8 r;
+  for (int i = 0; i < 8; i++) {
+    uint64_t hb;
+    memcpy(&hb, &h.v[i], 8);
+    r.v[i] = tab[hb & 15u];
+  }
+  return r;
+}
+NPLM__VINLINE v8 v8_scale_k16(v8 v, v8 h, v8 shift) {
+  v8 r;
+  for (int i = 0; i < 8; i++) {
+    uint64_t hb, sb, vb;
+    memcpy(&hb, &h.v[i], 8);
+    memcpy(&sb, &shift.v[i], 8);
+    memcpy(&vb, &v.v[i], 8);
+    vb += ((hb - sb) << 48) & ~((uint64_t)0xF << 48);
+    memcpy(&r.v[i], &vb, 8);
+  }
+  return r;
+}
 #endif
 
 /* e^r for |r| <= ln2/2 (1 + 1e-6): degree-11 minimax polynomial (Remez on the relative error,
@@ -180,23 +251,6 @@ NPLM__VINLINE v8 v8_exp_poly(v8 r) {
   p = v8_fma(p, r, v8_set1(0x1.55555555554a2p-3));
   p = v8_fma(p, r, v8_set1(0x1.0000000000010p-1));
   p = v8_fma(p, r, v8_set1(1.0));
-  return v8_fma(p, r, v8_set1(1.0));
-}
-
-/* The same polynomial at -r: e^-r. Coefficients of odd degree change sign, so every Horner
- * step is the exact negative-or-equal of the one of v8_exp_poly(-r): the same bits. */
-NPLM__VINLINE v8 v8_exp_poly_neg(v8 r) {
-  v8 p = v8_set1(-0x1.ad661d69580a8p-26);
-  p = v8_fma(p, r, v8_set1(0x1.28b311df9786ap-22));
-  p = v8_fma(p, r, v8_set1(-0x1.71df452055de5p-19));
-  p = v8_fma(p, r, v8_set1(0x1.a01992d0e53d4p-16));
-  p = v8_fma(p, r, v8_set1(-0x1.a01a011057375p-13));
-  p = v8_fma(p, r, v8_set1(0x1.6c16c187811b1p-10));
-  p = v8_fma(p, r, v8_set1(-0x1.1111111130dd6p-7));
-  p = v8_fma(p, r, v8_set1(0x1.555555554f370p-5));
-  p = v8_fma(p, r, v8_set1(-0x1.55555555554a2p-3));
-  p = v8_fma(p, r, v8_set1(0x1.0000000000010p-1));
-  p = v8_fma(p, r, v8_set1(-1.0));
   return v8_fma(p, r, v8_set1(1.0));
 }
 
@@ -222,32 +276,49 @@ NPLM__VINLINE v8 v8_exp(v8 x) {
   return y;
 }
 
-/* Logistic sigmoid 1 / (1 + e^-z) with z clamped to [-700, 700] first: beyond the clamp
- * (|sigmoid - limit| < 1e-304) it is the value at the clamp. exp(-z) then needs no overflow
- * handling and a single 2^k scaling. */
-NPLM__VINLINE v8 v8_sigmoid(v8 z) {
-  const v8 shift = v8_set1(0x1.8p52), one = v8_set1(1.0);
-  /* u = -z is never formed: with zc = clamp(z) the reduction below is the exact negative of
-     the one of exp(-zc), and v8_exp_poly_neg absorbs the sign */
-  v8 zc = v8_min(v8_set1(700.0), v8_max(v8_set1(-700.0), z));
-  v8 t = v8_fma(zc, v8_set1(-0x1.71547652b82fep0), shift); /* shift + round(-zc log2 e) */
+/* 2^(j/16), j = 0 .. 15, correctly rounded. */
+static const double nplm__exp2_16th[16] = {
+    0x1.0000000000000p+0, 0x1.0b5586cf9890fp+0, 0x1.172b83c7d517bp+0, 0x1.2387a6e756238p+0,
+    0x1.306fe0a31b715p+0, 0x1.3dea64c123422p+0, 0x1.4bfdad5362a27p+0, 0x1.5ab07dd485429p+0,
+    0x1.6a09e667f3bcdp+0, 0x1.7a11473eb0187p+0, 0x1.8ace5422aa0dbp+0, 0x1.9c49182a3f090p+0,
+    0x1.ae89f995ad3adp+0, 0x1.c199bdd85529cp+0, 0x1.d5818dcfba487p+0, 0x1.ea4afa2a490dap+0};
+
+/* e^-z for z in [-700, 708] (results normal): e^-z = 2^m 2^(j/16) e^r with k = 16 m + j =
+ * round(-16 z / ln2) and |r| <= ln2/32; the table entry is scaled by 2^m through its exponent
+ * bits, and e^r - 1 = r g(r) with g a degree-5 near-minimax polynomial (relative error of e^r
+ * 1.4e-17 with the rounded coefficients; Chebyshev fit in mpmath). About 1.5 ulp; 11 vector
+ * operations and a table selection, where the degree-11 exp (v8_exp) needs 17. */
+NPLM__VINLINE v8 v8_exp_minus(v8 z) {
+  const v8 shift = v8_set1(0x1.8p52);
+  v8 t = v8_fma(z, v8_set1(-0x1.71547652b82fep+4), shift); /* shift + round(-16 z / ln2) */
   v8 k = v8_sub(t, shift);
-  v8 r = v8_fma(k, v8_set1(0x1.62e42fefa3800p-1), zc); /* -(reduced argument of -zc) */
-  r = v8_fma(k, v8_set1(0x1.ef35793c7673p-45), r);
-  v8 e = v8_mul(v8_exp_poly_neg(r), v8_pow2_of_shifted(t, shift));
-  return v8_div(one, v8_add(one, e));
+  /* x = z + k ln2/16 = -r (ln2/16 in two parts: k * hi is exact for |k| < 2^20) */
+  v8 x = v8_fma(k, v8_set1(0x1.62e42fef00000p-5), z);
+  x = v8_fma(k, v8_set1(0x1.473de6af278edp-38), x);
+  /* g(-x) by Horner: odd coefficients change sign */
+  v8 q = v8_set1(-0x1.6c17ed4cc4834p-10);
+  q = v8_fma(q, x, v8_set1(0x1.11123cf1dba3ap-7));
+  q = v8_fma(q, x, v8_set1(-0x1.55555554e9468p-5));
+  q = v8_fma(q, x, v8_set1(0x1.555555547d378p-3));
+  q = v8_fma(q, x, v8_set1(-0x1.0000000000001p-1));
+  q = v8_fma(q, x, v8_set1(0x1.0000000000003p+0));
+  const v8 s = v8_scale_k16(v8_table16(nplm__exp2_16th, t), t, shift); /* 2^(k/16) */
+  return v8_fnma(s, v8_mul(x, q), s);                                   /* s (1 + r g(r)) */
 }
 
-/* e^-s for s >= 0 (Gaussian kernels): the reduction of v8_sigmoid's exp(-z), without overflow
- * handling; results below e^-708 (subnormal, < 3.3e-308) are returned as 0. */
+/* Logistic sigmoid 1 / (1 + e^-z) with z clamped to [-700, 700] first: beyond the clamp
+ * (|sigmoid - limit| < 1e-304) it is the value at the clamp. Below 3 ulp. */
+NPLM__VINLINE v8 v8_sigmoid(v8 z) {
+  const v8 one = v8_set1(1.0);
+  v8 zc = v8_min(v8_set1(700.0), v8_max(v8_set1(-700.0), z));
+  return v8_div(one, v8_add(one, v8_exp_minus(zc)));
+}
+
+/* e^-s for s >= 0 (Gaussian kernels), by v8_exp_minus; results below e^-708 (subnormal,
+ * < 3.3e-308) are returned as 0. */
 NPLM__VINLINE v8 v8_exp_neg(v8 s) {
-  const v8 shift = v8_set1(0x1.8p52), cut = v8_set1(708.0);
-  v8 sc = v8_min(s, cut);
-  v8 t = v8_fma(sc, v8_set1(-0x1.71547652b82fep0), shift); /* shift + round(-sc log2 e) */
-  v8 k = v8_sub(t, shift);
-  v8 r = v8_fma(k, v8_set1(0x1.62e42fefa3800p-1), sc);
-  r = v8_fma(k, v8_set1(0x1.ef35793c7673p-45), r);
-  v8 e = v8_mul(v8_exp_poly_neg(r), v8_pow2_of_shifted(t, shift));
+  const v8 cut = v8_set1(708.0);
+  v8 e = v8_exp_minus(v8_min(s, cut));
   return v8_sel_gt(s, cut, v8_set1(0.0), e);
 }
 

@@ -159,6 +159,29 @@ Test(exp, special_values) {
   }
 }
 
+/* The sigmoid against 1 / (1 + e^-z) in long double (64-bit mantissa on x86-64), over the
+ * whole range, densely around 0 and across the table's steps; the clamp at |z| = 700. */
+static double sigmoid_ulps(double z) {
+  long double want = 1.0L / (1.0L + expl(-(long double)z));
+  double w = (double)want, got = nplm__sigmoid(z);
+  return (double)(fabsl((long double)got - want) / (long double)(nextafter(w, INFINITY) - w));
+}
+
+Test(exp, sigmoid_accurate_to_three_ulp) {
+  double worst = 0, z_worst = 0;
+  for (int i = 0; i < 400000; i++) {
+    double z = i % 2 ? -700.0 + 1400.0 * urand() : -40.0 + 80.0 * urand();
+    double u = sigmoid_ulps(z);
+    if (u > worst) worst = u, z_worst = z;
+  }
+  cr_assert(worst <= 3.0, "worst error %g ulp at z = %.17g", worst, z_worst);
+  cr_assert_eq(nplm__sigmoid(0.0), 0.5);
+  cr_assert_eq(nplm__sigmoid(800.0), 1.0);
+  cr_assert_eq(nplm__sigmoid(-800.0), nplm__sigmoid(-700.0));
+  cr_assert(nplm__sigmoid(-700.0) > 0 && nplm__sigmoid(-700.0) < 1e-303);
+  cr_assert(isnan(nplm__sigmoid(NAN)));
+}
+
 /* 1-1 network (f = w x + b) on three events, by hand:
  * L = 0.5 (e^{w x1 + b} - 1) + 0.25 (e^{w x2 + b} - 1) - 2 (w x3 + b). */
 Test(loss, hand_computed_three_events) {

@@ -6,7 +6,7 @@
 #
 # small (the test suite): N(R0) 500, N_R 2500, 4 toys per calibration.
 # full (the benchmark, about an hour on two cores): N(R0) 8500, N_R 42500 = 5 N(R0); 100
-#   kernel null toys, 60 network null toys, 30 with systematics, 20 toys per signal.
+#   kernel null toys, 60 network null toys, 60 with systematics, 20 toys per signal.
 #
 # Steps: reference/pool/data samples; the muon-momentum-scale Taylor coefficients (barrel and
 # endcaps) learned from samples at +-1, +-2 sigma (sigma 0.01) with a 2.5% normalisation; null
@@ -35,7 +35,7 @@ cd "$W"
 # (bench/kernel_scan_5d.sh; both in bench/RESULTS.md).
 if [ "$SIZE" = full ]; then
   NR0=8500 NZP=120 NEFT=120 KSPEC=${KSPEC:-2000,3,1e-4}
-  TOYS=${TOYS:-100} NNTOYS=${NNTOYS:-60} SYSTOYS=${SYSTOYS:-30} SIGTOYS=${SIGTOYS:-20}
+  TOYS=${TOYS:-100} NNTOYS=${NNTOYS:-60} SYSTOYS=${SYSTOYS:-60} SIGTOYS=${SIGTOYS:-20}
 else
   NR0=500 NZP=30 NEFT=30 KSPEC=100,3,1e-6 TOYS=4 NNTOYS=4 SYSTOYS=4 SIGTOYS=2
 fi

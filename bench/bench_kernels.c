@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "../examples/samples.h"
+#include "machine.h"
 #include "core/core.h"
 #include "kernels/mlp.h"
 
@@ -46,8 +47,8 @@ static void run(const char *name, const size_t *units, size_t nl, size_t n, int 
     double med = times[nrep / 2];
     printf("{\"bench\":\"kernel_loss_grad\",\"case\":\"%s\",\"path\":\"%s\",\"events\":%zu,"
            "\"threads\":1,\"reps\":%d,\"ms_per_pass_median\":%.4f,\"ns_per_event\":%.3f,"
-           "\"checksum\":%.17g}\n",
-           name, paths[k], n, nrep, 1e3 * med, 1e9 * med / (double)n, checksum);
+           "\"checksum\":%.17g,\"cpu\":\"%s\"}\n",
+           name, paths[k], n, nrep, 1e3 * med, 1e9 * med / (double)n, checksum, bench_cpu_model());
     fflush(stdout);
   }
   free(x), free(ca), free(cb), free(p), free(g), free(work), free(times);

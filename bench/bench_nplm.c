@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "../examples/samples.h"
+#include "machine.h"
 #include "kernels/mlp.h"
 #include "nplm/nplm.h"
 
@@ -85,10 +86,10 @@ static int run_case(const workload_t *w, int threads, int reps, long epochs, int
   printf("{\"bench\":\"adam_epoch\",\"case\":\"%s\",\"n_ref\":%zu,\"n_data\":%zu,\"params\":%zu,"
          "\"threads\":%.0f,\"reps\":%d,\"epochs\":%ld,\"ms_per_epoch_median\":%.5f,"
          "\"ms_per_epoch_min\":%.5f,\"ns_per_event_epoch\":%.3f,\"kernel\":\"%s\","
-         "\"precision\":\"float64\",\"version\":\"%s\",\"checksum_t\":%.17g}\n",
+         "\"precision\":\"float64\",\"version\":\"%s\",\"cpu\":\"%s\",\"checksum_t\":%.17g}\n",
          w->name, w->n_ref, w->n_data, nplm_model_num_params(m), used_threads, reps, epochs, ms,
          mn, 1e6 * ms / (double)(w->n_ref + w->n_data), nplm__mlp_kernels()->name,
-         nplm_version_string(), tval);
+         nplm_version_string(), bench_cpu_model(), tval);
   fflush(stdout);
 
   /* L-BFGS-B: seconds per fit on independent toys */
@@ -111,10 +112,10 @@ static int run_case(const workload_t *w, int threads, int reps, long epochs, int
     printf("{\"bench\":\"lbfgsb_fit\",\"case\":\"%s\",\"n_ref\":%zu,\"n_data\":%zu,"
            "\"params\":%zu,\"threads\":%.0f,\"fits\":%d,\"s_per_fit_median\":%.4f,"
            "\"s_per_fit_max\":%.4f,\"iterations_mean\":%.1f,\"t_median\":%.4f,\"clip\":%g,"
-           "\"kernel\":\"%s\",\"version\":\"%s\"}\n",
+           "\"kernel\":\"%s\",\"version\":\"%s\",\"cpu\":\"%s\"}\n",
            w->name, w->n_ref, w->n_data, nplm_model_num_params(m), used_threads, fits,
            median(times, fits), times[fits - 1], iters_sum / fits, tmed, clip,
-           nplm__mlp_kernels()->name, nplm_version_string());
+           nplm__mlp_kernels()->name, nplm_version_string(), bench_cpu_model());
   }
   rc = 0;
 out:

@@ -6,6 +6,7 @@
  *   nplm nuisance-learn  learn a shape nuisance's Taylor coefficients -> module file
  *   nplm eval       a saved model's f on events
  *   nplm generate   the 1D benchmark samples (signals, nuisance shifts)
+ *   nplm preprocess input features mapped by the reference's mean and deviation
  *
  * Every subcommand takes --help. Errors: one line on stderr, exit status 1 (2 for usage). */
 #include <errno.h>
@@ -845,6 +846,141 @@ static int cmd_eval(int argc, char **argv) {
   return rc;
 }
 
+/* ---- nplm preprocess ---- */
+
+/* Per-feature affine maps x' = (x - shift) * scale from the reference (weighted when weights
+ * is given). mode "nplm" is the published NPLM recipe: a feature that takes negative values in
+ * the reference is standardised, one that is non-negative and exceeds 1 is divided by its mean,
+ * any other is left as it is; mode "standard" standardises every feature. */
+static int preprocess_fit(const table_t *ref, const double *w, const char *mode, double *shift,
+                          double *scale, char kind[][12]) {
+  const int nplm_mode = strcmp(mode, "nplm") == 0;
+  for (size_t j = 0; j < ref->d; j++) {
+    double sw = 0.0, m1 = 0.0, m2 = 0.0, lo = INFINITY, hi = -INFINITY;
+    for (size_t i = 0; i < ref->n; i++) {
+      const double v = ref->x[i * ref->d + j], wi = w ? w[i] : 1.0;
+      if (!isfinite(v)) return die("--reference: event %zu, feature %zu is not finite", i, j);
+      sw += wi;
+      m1 += wi * v;
+      lo = v < lo ? v : lo;
+      hi = v > hi ? v : hi;
+    }
+    if (!(sw > 0.0)) return die("--weights: the weights sum to %g", sw);
+    m1 /= sw;
+    for (size_t i = 0; i < ref->n; i++) {
+      const double v = ref->x[i * ref->d + j] - m1, wi = w ? w[i] : 1.0;
+      m2 += wi * v * v;
+    }
+    const double sd = sqrt(m2 / sw);
+    if (!nplm_mode || lo < 0.0) {
+      if (!(sd > 0.0) || !isfinite(sd))
+        return die("--reference: feature %zu is constant (standard deviation %g)", j, sd);
+      shift[j] = m1, scale[j] = 1.0 / sd;
+      snprintf(kind[j], sizeof kind[j], "standard");
+    } else if (hi > 1.0) {
+      shift[j] = 0.0, scale[j] = 1.0 / m1;
+      snprintf(kind[j], sizeof kind[j], "mean");
+    } else {
+      shift[j] = 0.0, scale[j] = 1.0;
+      snprintf(kind[j], sizeof kind[j], "identity");
+    }
+  }
+  return 0;
+}
+
+static int cmd_preprocess(int argc, char **argv) {
+  if (argc == 0 || strcmp(argv[0], "--help") == 0) {
+    printf("usage: nplm preprocess --reference FILE [--weights FILE] [--mode nplm|standard]\n"
+           "                       [--columns LIST] [--params FILE.json] --in FILE --out FILE\n"
+           "                       [--in FILE --out FILE ...]\n\n"
+           "Map every input feature by x' = (x - shift) * scale, with shift and scale from the\n"
+           "reference, and write each --in file's events to the --out file that follows it\n"
+           "(.npy). The same maps go to every file, so reference, pools, data and varied samples\n"
+           "stay comparable. Network inputs need it: raw momenta in GeV saturate the sigmoids.\n\n"
+           "  --mode nplm       (default) the published NPLM recipe: features that take negative\n"
+           "                    values in the reference are standardised (mean 0, standard\n"
+           "                    deviation 1), non-negative ones that exceed 1 are divided by\n"
+           "                    their mean, the others are left unchanged; a momentum scale\n"
+           "                    pT -> pT e^nu stays a scale\n"
+           "  --mode standard   standardise every feature\n"
+           "  --weights FILE    the reference's event weights (weighted mean and deviation)\n"
+           "  --params FILE     write the maps as JSON (mode, shift, scale, kind per feature)\n");
+    return argc == 0 ? 2 : 0;
+  }
+  args_t a;
+  if (parse_args(argc, argv, &a)) return 2;
+  const char *rp, *mode = get(&a, "mode"), *wp = get(&a, "weights"), *pp = get(&a, "params");
+  const char *cols = get(&a, "columns");
+  if (!mode) mode = "nplm";
+  int rc = need(&a, "reference", &rp);
+  if (!rc && strcmp(mode, "nplm") != 0 && strcmp(mode, "standard") != 0)
+    rc = die("--mode: '%s' is neither nplm nor standard", mode);
+  /* --in/--out pairs, in the order given */
+  int pairs = 0;
+  for (int i = 0; i < a.n && !rc; i++) {
+    if (strcmp(a.key[i], "in") == 0) {
+      if (i + 1 >= a.n || strcmp(a.key[i + 1], "out") != 0)
+        rc = die("--in %s: needs an --out FILE right after it", a.val[i]);
+      else a.used[i] = a.used[i + 1] = 1, pairs++;
+    } else if (strcmp(a.key[i], "out") == 0 && (i == 0 || strcmp(a.key[i - 1], "in") != 0)) {
+      rc = die("--out %s: needs an --in FILE right before it", a.val[i]);
+    }
+  }
+  if (!rc && pairs == 0) rc = die("give at least one --in FILE --out FILE pair");
+  if (!rc) rc = unused(&a);
+  table_t ref = {0}, w = {0};
+  if (!rc) rc = read_table(rp, cols, &ref);
+  if (!rc && wp) {
+    rc = read_table(wp, NULL, &w);
+    if (!rc && (w.d != 1 || w.n != ref.n))
+      rc = die("--weights: need one column of %zu weights", ref.n);
+    for (size_t i = 0; !rc && i < w.n; i++)
+      if (!(w.x[i] >= 0.0) || !isfinite(w.x[i])) rc = die("--weights: weight %zu is %g", i, w.x[i]);
+  }
+  double *shift = NULL, *scale = NULL;
+  char(*kind)[12] = NULL;
+  if (!rc) {
+    shift = calloc(ref.d, sizeof *shift), scale = calloc(ref.d, sizeof *scale);
+    kind = calloc(ref.d, sizeof *kind);
+    if (!shift || !scale || !kind) rc = die("out of memory");
+  }
+  if (!rc) rc = preprocess_fit(&ref, wp ? w.x : NULL, mode, shift, scale, kind);
+  for (int i = 0; i < a.n && !rc; i++) {
+    if (strcmp(a.key[i], "in") != 0) continue;
+    const char *in = a.val[i], *out = a.val[i + 1];
+    table_t t = {0};
+    rc = read_table(in, cols, &t);
+    if (!rc && t.d != ref.d) rc = die("%s has %zu columns, --reference %zu", in, t.d, ref.d);
+    for (size_t e = 0; !rc && e < t.n; e++)
+      for (size_t j = 0; j < t.d; j++) t.x[e * t.d + j] = (t.x[e * t.d + j] - shift[j]) * scale[j];
+    char err[600];
+    if (!rc && table_write_npy(out, t.x, t.n, t.d, 0, err, sizeof err)) rc = die("%s", err);
+    if (!rc) printf("%s -> %s (%zu events)\n", in, out, t.n);
+    table_free(&t);
+  }
+  if (!rc && pp) {
+    FILE *f = fopen(pp, "w");
+    if (!f) rc = die("cannot write '%s': %s", pp, strerror(errno));
+    if (f) {
+      fprintf(f, "{\"mode\": \"%s\", \"reference\": \"", mode);
+      for (const char *c = rp; *c; c++)
+        if (*c != '"' && *c != '\\' && (unsigned char)*c >= 0x20) fputc(*c, f);
+      fprintf(f, "\", \"features\": [");
+      for (size_t j = 0; j < ref.d; j++)
+        fprintf(f, "%s{\"shift\": %s, \"scale\": %s, \"kind\": \"%s\"}", j ? ", " : "",
+                jd(shift[j]), jd(scale[j]), kind[j]);
+      fprintf(f, "]}\n");
+      if (fclose(f)) rc = die("cannot write '%s'", pp);
+    }
+  }
+  for (size_t j = 0; !rc && j < ref.d; j++)
+    printf("feature %zu: %s, x' = (x - %.10g) * %.10g\n", j, kind[j], shift[j], scale[j]);
+  free(shift), free(scale), free(kind);
+  table_free(&ref);
+  table_free(&w);
+  return rc;
+}
+
 /* ---- nplm generate ---- */
 
 static int generate_dilepton(int argc, char **argv) {
@@ -1196,6 +1332,7 @@ static void usage(FILE *f) {
              "  nuisance-learn  learn a shape nuisance -> module for run --nuisance\n"
              "  eval            a saved model's f on events (to locate an excess)\n"
              "  generate        the 1D benchmark samples\n"
+             "  preprocess      map input features by the reference's mean and deviation\n"
              "  merge           calibration shards -> one calibration (checked)\n"
              "  version         print the library version\n");
 }
@@ -1225,6 +1362,7 @@ int main(int argc, char **argv) {
   if (strcmp(c, "nuisance-learn") == 0) return cmd_nuisance_learn(argc - 2, argv + 2);
   if (strcmp(c, "eval") == 0) return cmd_eval(argc - 2, argv + 2);
   if (strcmp(c, "generate") == 0) return cmd_generate(argc - 2, argv + 2);
+  if (strcmp(c, "preprocess") == 0) return cmd_preprocess(argc - 2, argv + 2);
   if (strcmp(c, "merge") == 0) return cmd_merge(argc - 2, argv + 2);
   if (strcmp(c, "version") == 0 || strcmp(c, "--version") == 0) {
 #ifdef NPLM_HAVE_HDF5

@@ -11,7 +11,7 @@ trap 'rm -rf "$W"' EXIT
 cd "$W"
 fail() { echo "FAIL: $*"; exit 1; }
 
-for c in run calibrate tune-clip nuisance-learn eval generate merge; do
+for c in run calibrate tune-clip nuisance-learn eval generate merge preprocess; do
   "$NPLM" $c --help > help.txt || fail "$c --help exits non-zero"
   grep -q "usage: nplm" help.txt || fail "$c --help prints no usage"
 done
@@ -243,6 +243,46 @@ grep -q -- "--aux" bad.err || fail "--aux index out of range: not named"
 check_bad 1 eval --model-file f.bin --data two_cols.npy
 check_bad 1 tune-clip --reference ref.npy --pool pool.npy --n-expected 100 --model kernel:10,1,1e-6
 check_bad 1 nuisance-learn --nominal nom.npy --varied vm.npy --sigma 0.1 --out x.nuis
+# preprocess: the reference's maps (published recipe and plain standardisation, weighted),
+# the same maps for every file, against numpy
+"$PY" - <<'PYEOF'
+import numpy as np
+rng = np.random.default_rng(5)
+r = np.column_stack([rng.exponential(40.0, 3000) + 20, rng.normal(0.3, 1.2, 3000),
+                     rng.uniform(0.1, 0.9, 3000)])
+np.save("pre_ref.npy", r)
+np.save("pre_w.npy", rng.uniform(0.5, 1.5, 3000))
+np.save("pre_data.npy", r[:50] * 1.1 - 0.2)
+PYEOF
+"$NPLM" preprocess --reference pre_ref.npy --in pre_ref.npy --out pre_ref_p.npy \
+  --in pre_data.npy --out pre_data_p.npy --params pre.json > pre.txt || fail "preprocess"
+"$NPLM" preprocess --reference pre_ref.npy --weights pre_w.npy --mode standard \
+  --in pre_data.npy --out pre_data_s.npy > /dev/null || fail "preprocess --mode standard"
+"$PY" - <<'PYEOF' || fail "preprocess maps"
+import json
+import numpy as np
+r, d, w = np.load("pre_ref.npy"), np.load("pre_data.npy"), np.load("pre_w.npy")
+m, s = r.mean(0), r.std(0)
+want = lambda x: np.column_stack([x[:, 0] / m[0], (x[:, 1] - m[1]) / s[1], x[:, 2]])
+for got, x in ((np.load("pre_ref_p.npy"), r), (np.load("pre_data_p.npy"), d)):
+    assert got.shape == x.shape and np.allclose(got, want(x), rtol=1e-13, atol=1e-13), got[:2]
+p = json.load(open("pre.json"))
+assert p["mode"] == "nplm" and [f["kind"] for f in p["features"]] == ["mean", "standard", "identity"], p
+mw = (w[:, None] * r).sum(0) / w.sum()
+sw = np.sqrt((w[:, None] * (r - mw) ** 2).sum(0) / w.sum())
+assert np.allclose(np.load("pre_data_s.npy"), (d - mw) / sw, rtol=1e-13, atol=1e-13)
+PYEOF
+check_bad 1 preprocess --reference pre_ref.npy --in pre_data.npy
+grep -q -- "--out" bad.err || fail "preprocess: a missing --out not named"
+check_bad 1 preprocess --reference pre_ref.npy --mode minmax --in pre_data.npy --out x.npy
+check_bad 1 preprocess --reference pre_ref.npy --in ref.npy --out x.npy
+grep -q "columns" bad.err || fail "preprocess: a column mismatch not named"
+check_bad 1 preprocess --reference pre_ref.npy --weights ref.npy --in pre_data.npy --out x.npy
+check_bad 2 preprocess --reference ref.npy --mode standard --in ref.npy --out x.npy --frob 1
+"$PY" -c "import numpy as np; np.save('pre_w0.npy', np.zeros(3000))"
+check_bad 1 preprocess --reference pre_ref.npy --weights pre_w0.npy --in pre_data.npy --out x.npy
+grep -q "sum to" bad.err || fail "preprocess: all-zero weights not named"
+
 check_bad 1 nuisance-learn --nominal nom.npy --varied vm.npy@-0.2 --sigma 0.1 --out x.nuis --order 9
 check_bad 1 generate 1d --out x.npy
 check_bad 1 generate 1d --out x.npy --events 5 --signal triangle:3

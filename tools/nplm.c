@@ -848,42 +848,22 @@ static int cmd_eval(int argc, char **argv) {
 
 /* ---- nplm preprocess ---- */
 
-/* Per-feature affine maps x' = (x - shift) * scale from the reference (weighted when weights
- * is given). mode "nplm" is the published NPLM recipe: a feature that takes negative values in
- * the reference is standardised, one that is non-negative and exceeds 1 is divided by its mean,
- * any other is left as it is; mode "standard" standardises every feature. */
+/* The maps of nplm_preprocess_fit() and, for the report, which case of the recipe each feature
+ * fell in (standardised, divided by its mean, left unchanged). */
 static int preprocess_fit(const table_t *ref, const double *w, const char *mode, double *shift,
                           double *scale, char kind[][12]) {
-  const int nplm_mode = strcmp(mode, "nplm") == 0;
+  const int m = strcmp(mode, "nplm") == 0 ? NPLM_PREPROCESS_NPLM : NPLM_PREPROCESS_STANDARD;
+  if (nplm_preprocess_fit(ref->x, ref->n, ref->d, w, m, shift, scale))
+    return die("--reference: %s", nplm_last_error());
   for (size_t j = 0; j < ref->d; j++) {
-    double sw = 0.0, m1 = 0.0, m2 = 0.0, lo = INFINITY, hi = -INFINITY;
+    double lo = INFINITY, hi = -INFINITY;
     for (size_t i = 0; i < ref->n; i++) {
-      const double v = ref->x[i * ref->d + j], wi = w ? w[i] : 1.0;
-      if (!isfinite(v)) return die("--reference: event %zu, feature %zu is not finite", i, j);
-      sw += wi;
-      m1 += wi * v;
+      const double v = ref->x[i * ref->d + j];
       lo = v < lo ? v : lo;
       hi = v > hi ? v : hi;
     }
-    if (!(sw > 0.0)) return die("--weights: the weights sum to %g", sw);
-    m1 /= sw;
-    for (size_t i = 0; i < ref->n; i++) {
-      const double v = ref->x[i * ref->d + j] - m1, wi = w ? w[i] : 1.0;
-      m2 += wi * v * v;
-    }
-    const double sd = sqrt(m2 / sw);
-    if (!nplm_mode || lo < 0.0) {
-      if (!(sd > 0.0) || !isfinite(sd))
-        return die("--reference: feature %zu is constant (standard deviation %g)", j, sd);
-      shift[j] = m1, scale[j] = 1.0 / sd;
-      snprintf(kind[j], sizeof kind[j], "standard");
-    } else if (hi > 1.0) {
-      shift[j] = 0.0, scale[j] = 1.0 / m1;
-      snprintf(kind[j], sizeof kind[j], "mean");
-    } else {
-      shift[j] = 0.0, scale[j] = 1.0;
-      snprintf(kind[j], sizeof kind[j], "identity");
-    }
+    snprintf(kind[j], sizeof kind[j], "%s",
+             m == NPLM_PREPROCESS_STANDARD || lo < 0.0 ? "standard" : hi > 1.0 ? "mean" : "identity");
   }
   return 0;
 }
@@ -951,8 +931,7 @@ static int cmd_preprocess(int argc, char **argv) {
     table_t t = {0};
     rc = read_table(in, cols, &t);
     if (!rc && t.d != ref.d) rc = die("%s has %zu columns, --reference %zu", in, t.d, ref.d);
-    for (size_t e = 0; !rc && e < t.n; e++)
-      for (size_t j = 0; j < t.d; j++) t.x[e * t.d + j] = (t.x[e * t.d + j] - shift[j]) * scale[j];
+    if (!rc && nplm_preprocess_apply(t.x, t.n, t.d, shift, scale)) rc = die("%s", nplm_last_error());
     char err[600];
     if (!rc && table_write_npy(out, t.x, t.n, t.d, 0, err, sizeof err)) rc = die("%s", err);
     if (!rc) printf("%s -> %s (%zu events)\n", in, out, t.n);

@@ -26,6 +26,7 @@
 #include "nplm/nuisance.h"
 #include "nplm/test.h"
 #include "nplm/stats.h"
+#include "nplm/preprocess.h"
 
 #undef NPLM_H_INSIDE
 

@@ -120,6 +120,30 @@ def test_statistics_match_known_values():
     assert nplm.pvalue_empirical([1.0, 2.0, 3.0], 2.5) == 0.5
 
 
+def test_preprocess_matches_numpy_and_the_command(tmp_path):
+    rng = np.random.default_rng(3)
+    ref = np.column_stack([rng.exponential(50.0, 2000) + 20, rng.normal(0, 1.3, 2000)])
+    shift, scale = nplm.preprocess_fit(ref)
+    assert shift[0] == 0 and scale[0] == pytest.approx(1 / ref[:, 0].mean(), rel=1e-14)
+    assert shift[1] == pytest.approx(ref[:, 1].mean(), rel=1e-12, abs=1e-15)
+    assert scale[1] == pytest.approx(1 / ref[:, 1].std(), rel=1e-13)
+    y = nplm.preprocess_apply(ref, shift, scale)
+    assert np.allclose(y, (ref - shift) * scale, rtol=1e-15, atol=0)
+    assert y is not ref and ref[0, 0] > 20  # the input is not overwritten
+    w = rng.uniform(0.5, 2.0, 2000)
+    s2, c2 = nplm.preprocess_fit(ref, weights=w, mode="standard")
+    assert s2[0] == pytest.approx(np.average(ref[:, 0], weights=w), rel=1e-13)
+    np.save(tmp_path / "r.npy", ref)
+    subprocess.run([EXE, "preprocess", "--reference", str(tmp_path / "r.npy"),
+                    "--in", str(tmp_path / "r.npy"), "--out", str(tmp_path / "p.npy")],
+                   check=True, capture_output=True)
+    assert np.array_equal(np.load(tmp_path / "p.npy"), y)
+    with pytest.raises(nplm.NplmInvalid, match="feature 1"):
+        nplm.preprocess_fit(np.column_stack([ref[:, 0], np.full(2000, -1.0)]))
+    with pytest.raises(ValueError, match="mode"):
+        nplm.preprocess_fit(ref, mode="minmax")
+
+
 def test_plots_make_figures(samples, tmp_path):
     from nplm import plots  # matplotlib is a test dependency (scripts/test installs it)
     _, ref, data = samples

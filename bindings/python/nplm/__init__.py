@@ -24,6 +24,7 @@ import numpy as np
 __all__ = [
     "NplmError", "version", "Model", "Nuisance", "Test", "chi2_sf", "chi2_isf", "z_from_p",
     "p_from_z", "chi2_fit_dof", "ks_chi2", "pvalue_empirical", "library_path",
+    "preprocess_fit", "preprocess_apply",
 ]
 
 # ---- the library ----
@@ -108,6 +109,8 @@ _p_from_z = _fn("nplm_p_from_z", _d, _d)
 _fit_dof = _fn("nplm_chi2_fit_dof", _st, _dp, _sz, _dp)
 _ks = _fn("nplm_ks_chi2", _st, _dp, _sz, _d, _dp, _dp)
 _pemp = _fn("nplm_pvalue_empirical", _st, _dp, _sz, _d, _dp)
+_prefit = _fn("nplm_preprocess_fit", _st, _dp, _sz, _sz, _dp, ctypes.c_int, _dp, _dp)
+_preapply = _fn("nplm_preprocess_apply", _st, _dp, _sz, _sz, _dp, _dp)
 
 # ---- errors ----
 
@@ -408,3 +411,35 @@ def pvalue_empirical(t_null, t_obs):
     v = _d()
     _check(_pemp(_ptr(a), a.size, float(t_obs), ctypes.byref(v)))
     return v.value
+
+
+# ---- input preprocessing ----
+
+_PREPROCESS_MODES = {"nplm": 0, "standard": 1}
+
+
+def preprocess_fit(reference, weights=None, mode="nplm"):
+    """(shift, scale) per feature, fitted on the reference events: ``mode="nplm"`` is the
+    published recipe (features with negative values standardised, non-negative ones above 1
+    divided by their mean, others unchanged), ``"standard"`` standardises every feature."""
+    if mode not in _PREPROCESS_MODES:
+        raise ValueError(f"mode: {mode!r} is neither 'nplm' nor 'standard'")
+    x = _events(reference, name="reference")
+    w = None if weights is None else np.ascontiguousarray(np.asarray(weights, np.float64))
+    if w is not None and w.shape != (x.shape[0],):
+        raise ValueError(f"weights: need {x.shape[0]} values, got shape {w.shape}")
+    shift, scale = np.empty(x.shape[1]), np.empty(x.shape[1])
+    _check(_prefit(_ptr(x), x.shape[0], x.shape[1], _ptr(w), _PREPROCESS_MODES[mode],
+                   _ptr(shift), _ptr(scale)))
+    return shift, scale
+
+
+def preprocess_apply(x, shift, scale):
+    """A new array (x - shift) * scale, feature by feature (x itself is left unchanged)."""
+    a = np.array(_events(x), dtype=np.float64, order="C", copy=True)
+    sh = np.ascontiguousarray(np.asarray(shift, np.float64))
+    sc = np.ascontiguousarray(np.asarray(scale, np.float64))
+    if sh.shape != (a.shape[1],) or sc.shape != (a.shape[1],):
+        raise ValueError(f"shift and scale: need {a.shape[1]} values each")
+    _check(_preapply(_ptr(a), a.shape[0], a.shape[1], _ptr(sh), _ptr(sc)))
+    return a

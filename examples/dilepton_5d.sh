@@ -5,7 +5,7 @@
 #   examples/dilepton_5d.sh [NPLM] [small|full] [WORKDIR]
 #
 # small (the test suite): N(R0) 500, N_R 2500, 4 toys per calibration.
-# full (the benchmark, about an hour on two cores): N(R0) 8500, N_R 42500 = 5 N(R0); 100
+# full (the benchmark, about 1.5 hours on two cores): N(R0) 8500, N_R 42500 = 5 N(R0); 100
 #   kernel null toys, 60 network null toys, 60 with systematics, 20 toys per signal.
 #
 # Steps: reference/pool/data samples; the muon-momentum-scale Taylor coefficients (barrel and

@@ -46,6 +46,7 @@ typedef enum nplm_preprocess_mode {
  *          message names the first), a negative weight, weights summing to 0, an unknown
  *          mode, or a feature to be standardised that is constant; shift and scale are then
  *          left untouched.
+ *  @retval NPLM_ENOMEM no memory for the 2 d scratch values (outputs untouched).
  *  @since 0.1 */
 NPLM_API NPLM_WARN_UNUSED nplm_status_t nplm_preprocess_fit(const double *x, size_t n, size_t d,
                                                             const double *w, int mode,

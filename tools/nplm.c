@@ -848,26 +848,6 @@ static int cmd_eval(int argc, char **argv) {
 
 /* ---- nplm preprocess ---- */
 
-/* The maps of nplm_preprocess_fit() and, for the report, which case of the recipe each feature
- * fell in (standardised, divided by its mean, left unchanged). */
-static int preprocess_fit(const table_t *ref, const double *w, const char *mode, double *shift,
-                          double *scale, char kind[][12]) {
-  const int m = strcmp(mode, "nplm") == 0 ? NPLM_PREPROCESS_NPLM : NPLM_PREPROCESS_STANDARD;
-  if (nplm_preprocess_fit(ref->x, ref->n, ref->d, w, m, shift, scale))
-    return die("--reference: %s", nplm_last_error());
-  for (size_t j = 0; j < ref->d; j++) {
-    double lo = INFINITY, hi = -INFINITY;
-    for (size_t i = 0; i < ref->n; i++) {
-      const double v = ref->x[i * ref->d + j];
-      lo = v < lo ? v : lo;
-      hi = v > hi ? v : hi;
-    }
-    snprintf(kind[j], sizeof kind[j], "%s",
-             m == NPLM_PREPROCESS_STANDARD || lo < 0.0 ? "standard" : hi > 1.0 ? "mean" : "identity");
-  }
-  return 0;
-}
-
 static int cmd_preprocess(int argc, char **argv) {
   if (argc == 0 || strcmp(argv[0], "--help") == 0) {
     printf("usage: nplm preprocess --reference FILE [--weights FILE] [--mode nplm|standard]\n"
@@ -884,7 +864,7 @@ static int cmd_preprocess(int argc, char **argv) {
            "                    pT -> pT e^nu stays a scale\n"
            "  --mode standard   standardise every feature\n"
            "  --weights FILE    the reference's event weights (weighted mean and deviation)\n"
-           "  --params FILE     write the maps as JSON (mode, shift, scale, kind per feature)\n");
+           "  --params FILE     write the maps as JSON (mode, shift and scale per feature)\n");
     return argc == 0 ? 2 : 0;
   }
   args_t a;
@@ -914,17 +894,15 @@ static int cmd_preprocess(int argc, char **argv) {
     rc = read_table(wp, NULL, &w);
     if (!rc && (w.d != 1 || w.n != ref.n))
       rc = die("--weights: need one column of %zu weights", ref.n);
-    for (size_t i = 0; !rc && i < w.n; i++)
-      if (!(w.x[i] >= 0.0) || !isfinite(w.x[i])) rc = die("--weights: weight %zu is %g", i, w.x[i]);
   }
   double *shift = NULL, *scale = NULL;
-  char(*kind)[12] = NULL;
   if (!rc) {
     shift = calloc(ref.d, sizeof *shift), scale = calloc(ref.d, sizeof *scale);
-    kind = calloc(ref.d, sizeof *kind);
-    if (!shift || !scale || !kind) rc = die("out of memory");
+    if (!shift || !scale) rc = die("out of memory");
   }
-  if (!rc) rc = preprocess_fit(&ref, wp ? w.x : NULL, mode, shift, scale, kind);
+  const int m = strcmp(mode, "nplm") == 0 ? NPLM_PREPROCESS_NPLM : NPLM_PREPROCESS_STANDARD;
+  if (!rc && nplm_preprocess_fit(ref.x, ref.n, ref.d, wp ? w.x : NULL, m, shift, scale))
+    rc = die("%s", nplm_last_error()); /* names x[i] (--reference) or w[i] (--weights) */
   for (int i = 0; i < a.n && !rc; i++) {
     if (strcmp(a.key[i], "in") != 0) continue;
     const char *in = a.val[i], *out = a.val[i + 1];
@@ -946,15 +924,15 @@ static int cmd_preprocess(int argc, char **argv) {
         if (*c != '"' && *c != '\\' && (unsigned char)*c >= 0x20) fputc(*c, f);
       fprintf(f, "\", \"features\": [");
       for (size_t j = 0; j < ref.d; j++)
-        fprintf(f, "%s{\"shift\": %s, \"scale\": %s, \"kind\": \"%s\"}", j ? ", " : "",
-                jd(shift[j]), jd(scale[j]), kind[j]);
+        fprintf(f, "%s{\"shift\": %s, \"scale\": %s}", j ? ", " : "", jd(shift[j]),
+                jd(scale[j]));
       fprintf(f, "]}\n");
       if (fclose(f)) rc = die("cannot write '%s'", pp);
     }
   }
   for (size_t j = 0; !rc && j < ref.d; j++)
-    printf("feature %zu: %s, x' = (x - %.10g) * %.10g\n", j, kind[j], shift[j], scale[j]);
-  free(shift), free(scale), free(kind);
+    printf("feature %zu: x' = (x - %.10g) * %.10g\n", j, shift[j], scale[j]);
+  free(shift), free(scale);
   table_free(&ref);
   table_free(&w);
   return rc;

@@ -267,7 +267,11 @@ want = lambda x: np.column_stack([x[:, 0] / m[0], (x[:, 1] - m[1]) / s[1], x[:, 
 for got, x in ((np.load("pre_ref_p.npy"), r), (np.load("pre_data_p.npy"), d)):
     assert got.shape == x.shape and np.allclose(got, want(x), rtol=1e-13, atol=1e-13), got[:2]
 p = json.load(open("pre.json"))
-assert p["mode"] == "nplm" and [f["kind"] for f in p["features"]] == ["mean", "standard", "identity"], p
+assert p["mode"] == "nplm", p
+want_shift, want_scale = [0.0, m[1], 0.0], [1 / m[0], 1 / s[1], 1.0]
+for f, sh, sc in zip(p["features"], want_shift, want_scale):
+    assert abs(f["shift"] - sh) <= 1e-13 * abs(sh) and abs(f["scale"] - sc) <= 1e-13 * sc, p
+assert p["features"][0]["shift"] == 0 and p["features"][2] == {"shift": 0, "scale": 1}, p
 mw = (w[:, None] * r).sum(0) / w.sum()
 sw = np.sqrt((w[:, None] * (r - mw) ** 2).sum(0) / w.sum())
 assert np.allclose(np.load("pre_data_s.npy"), (d - mw) / sw, rtol=1e-13, atol=1e-13)
@@ -278,6 +282,9 @@ check_bad 1 preprocess --reference pre_ref.npy --mode minmax --in pre_data.npy -
 check_bad 1 preprocess --reference pre_ref.npy --in ref.npy --out x.npy
 grep -q "columns" bad.err || fail "preprocess: a column mismatch not named"
 check_bad 1 preprocess --reference pre_ref.npy --weights ref.npy --in pre_data.npy --out x.npy
+"$PY" -c "import numpy as np; w = np.ones(3000); w[17] = -1; np.save('pre_wneg.npy', w)"
+check_bad 1 preprocess --reference pre_ref.npy --weights pre_wneg.npy --in pre_data.npy --out x.npy
+grep -q "w\[17\]" bad.err || fail "preprocess: a negative weight not named"
 check_bad 2 preprocess --reference ref.npy --mode standard --in ref.npy --out x.npy --frob 1
 "$PY" -c "import numpy as np; np.save('pre_w0.npy', np.zeros(3000))"
 check_bad 1 preprocess --reference pre_ref.npy --weights pre_w0.npy --in pre_data.npy --out x.npy

@@ -2,7 +2,9 @@
  * of 1000000 Exp(1) events (seed 2, disjoint), N(R0) = 2000, 1-4-1 network. Prints one JSON
  * line per step and a final line with the chosen clip.
  * Usage: tune_clip_1d [--optimizer lbfgsb|adam] [--toys N] [--steps K] [--epochs E]
- *                     [--lo C] [--hi C] [--seed S] [--threads T] */
+ *                     [--lo C] [--hi C] [--seed S] [--threads T] [--patience P]
+ * Each step's line carries the toys' t values ("t") and, with --patience P > 0, the 16/50/84%
+ * quantiles of t every P epochs ("q_vs_epoch"). */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -14,15 +16,23 @@ static int print_step(void *user, const nplm_clip_step_t *s) {
   (void)user;
   printf("{\"step\":%lld,\"clip\":%.6g,\"n_toys\":%lld,\"median\":%.4f,\"mean\":%.4f,"
          "\"q16\":%.4f,\"q84\":%.4f,\"ks_p\":%.4g,\"target_median\":%.4f,\"target_q16\":%.4f,"
-         "\"target_q84\":%.4f}\n",
+         "\"target_q84\":%.4f",
          (long long)s->step, s->clip, (long long)s->n_toys, s->median, s->mean, s->q16, s->q84,
          s->ks_p, s->target_median, s->target_q16, s->target_q84);
+  printf(",\"t\":[");
+  for (int64_t i = 0; i < s->n_toys; i++) printf("%s%.17g", i ? "," : "", s->t_null[i]);
+  printf("],\"checkpoint_every\":%lld,\"q_vs_epoch\":[", (long long)s->checkpoint_every);
+  for (int64_t i = 0; i < s->n_checkpoints; i++)
+    printf("%s[%.4f,%.4f,%.4f]", i ? "," : "", s->quantiles_vs_epoch[3 * i],
+           s->quantiles_vs_epoch[3 * i + 1], s->quantiles_vs_epoch[3 * i + 2]);
+  printf("]}\n");
   fflush(stdout);
   return 0;
 }
 
 int main(int argc, char **argv) {
   int optimizer = NPLM_OPTIMIZER_LBFGSB, steps = 8, threads = 0;
+  long patience = 0;
   size_t toys = 60;
   long epochs = 300000;
   double lo = 1.0, hi = 9.0;
@@ -38,6 +48,7 @@ int main(int argc, char **argv) {
     else if (strcmp(k, "--hi") == 0) hi = atof(v);
     else if (strcmp(k, "--seed") == 0) seed = strtoull(v, NULL, 10);
     else if (strcmp(k, "--threads") == 0) threads = atoi(v);
+    else if (strcmp(k, "--patience") == 0) patience = atol(v);
     else return 2;
   }
   enum { N_REF = 200000, N_POOL = 1000000 };
@@ -55,7 +66,7 @@ int main(int argc, char **argv) {
       (s = nplm_test_set_reference(t, ref, N_REF, 1, NULL, 2000.0)) ||
       (s = nplm_test_set_int(t, NPLM_OPT_OPTIMIZER, optimizer)) ||
       (s = nplm_test_set_int(t, NPLM_OPT_EPOCHS, epochs)) ||
-      (s = nplm_test_set_int(t, NPLM_OPT_PATIENCE, 0)) ||
+      (s = nplm_test_set_int(t, NPLM_OPT_PATIENCE, patience)) ||
       (s = nplm_test_set_int(t, NPLM_OPT_THREADS, threads))) {
     fprintf(stderr, "tune_clip_1d: %s\n", nplm_last_error());
     return 1;

@@ -30,7 +30,11 @@ typedef struct nplm_model nplm_model_t;
  *
  *  Parameter order (for nplm_model_get_params() / nplm_model_set_params()): layer by layer,
  *  first the weight matrix as [d_out][d_in] row-major, then the bias [d_out]. All parameters
- *  start at zero (f = 0); nplm_test_run() initialises them (Glorot) from its seed.
+ *  start at zero (f = 0); nplm_test_run() initialises them (Glorot) from its seed. The
+ *  network sees the inputs as given: Glorot starts and a weight clip of a few units assume
+ *  features of order one, so map raw features (GeV, say) first with nplm_preprocess_fit() and
+ *  nplm_preprocess_apply() (on the 5D stand-in, raw inputs gave a null that no clip made
+ *  chi2-like; see bench/RESULTS.md).
  *  @param[out] out    the new model; set to NULL on failure.
  *  @param[in] layers  n_layers unit counts {d, h1, ..., 1}; every entry >= 1 and <= 4096, the
  *                     last one must be 1. Copied.

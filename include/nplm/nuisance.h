@@ -163,7 +163,10 @@ NPLM_API NPLM_WARN_UNUSED nplm_status_t nplm_nuisance_add_shape(nplm_nuisance_t 
  *  absolute units, delta_k / s^k). The networks are trained together by the projected
  *  quasi-Newton method (default; at most 3000 iterations) or by full-batch Adam, as set by the
  *  ::nplm_nuisance_option_t options; every 5th event of every sample is held out for validation
- *  by default (nplm_nuisance_learned_loss()). Deterministic: the start is seeded.
+ *  by default (nplm_nuisance_learned_loss()). Deterministic: the start is seeded. The
+ *  coefficient networks, like the test's, expect features of order one: pass the samples
+ *  through the same nplm_preprocess_apply() maps as the test's reference and data (the
+ *  coefficients are functions of the inputs they were learned on).
  *  @param[in,out] nu  the handle.
  *  @param index       a nuisance added with nplm_nuisance_add_shape().
  *  @param d           features; must match the handle.

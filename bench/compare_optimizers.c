@@ -8,11 +8,11 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "../examples/samples.h"
+#include "bench_1d.h"
 #include "nplm/nplm.h"
 
-#define N_REF 200000
-#define N_EXPECTED 2000.0
+#define N_REF BENCH1D_N_REF
+#define N_EXPECTED BENCH1D_N_EXPECTED
 
 static int fit(nplm_test_t *t, int optimizer, const double *x, size_t n, double *tv, double *secs,
                double *iters, double *conv) {
@@ -41,10 +41,8 @@ int main(int argc, char **argv) {
     else if (strcmp(argv[i], "--clip") == 0) clip = atof(argv[i + 1]);
     else return 2;
   }
-  double *ref = malloc(N_REF * sizeof *ref), *data = malloc(4000 * sizeof *data);
+  double *ref = bench1d_reference(), *data = malloc(BENCH1D_MAX_DATA * sizeof *data);
   if (!ref || !data) return 1;
-  sample_rng_t r = {1};
-  for (size_t i = 0; i < N_REF; i++) ref[i] = sample_exponential(&r);
   const size_t layers[] = {1, 4, 1};
   nplm_model_t *m = NULL;
   nplm_test_t *t = NULL;
@@ -55,10 +53,7 @@ int main(int argc, char **argv) {
       nplm_test_set_int(t, NPLM_OPT_PATIENCE, epochs >= 6 ? epochs / 6 : 1))
     return 1;
   for (int k = first; k < first + toys; k++) {
-    sample_rng_t rt = {1000 + (uint64_t)k};
-    size_t n = sample_poisson(&rt, N_EXPECTED);
-    if (n > 4000) n = 4000;
-    for (size_t i = 0; i < n; i++) data[i] = sample_exponential(&rt);
+    size_t n = bench1d_compare_toy(k, data);
     if (nplm_test_set_int(t, NPLM_OPT_SEED, k) != NPLM_OK) return 1;
     double ta, sa, ia, ca, tl, sl, il, cl, tp, sp, ip, cp;
     if (nplm_test_set_int(t, NPLM_OPT_INIT, NPLM_INIT_RANDOM) ||

@@ -9,11 +9,11 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "../examples/samples.h"
+#include "bench_1d.h"
 #include "nplm/nplm.h"
 
-#define N_REF 200000
-#define N_EXPECTED 2000.0
+#define N_REF BENCH1D_N_REF
+#define N_EXPECTED BENCH1D_N_EXPECTED
 #define MAX_STARTS 64
 
 int main(int argc, char **argv) {
@@ -29,10 +29,8 @@ int main(int argc, char **argv) {
     else return 2;
   }
   if (starts < 1 || starts > MAX_STARTS || toys < 1 || first < 0) return 2;
-  double *ref = malloc(N_REF * sizeof *ref), *data = malloc(4000 * sizeof *data);
+  double *ref = bench1d_reference(), *data = malloc(BENCH1D_MAX_DATA * sizeof *data);
   if (!ref || !data) return 1;
-  sample_rng_t r = {1};
-  for (size_t i = 0; i < N_REF; i++) ref[i] = sample_exponential(&r);
   const size_t layers[] = {1, 4, 1};
   nplm_model_t *m = NULL;
   nplm_test_t *t = NULL;
@@ -46,10 +44,7 @@ int main(int argc, char **argv) {
     return 1;
   }
   for (int k = first; k < first + toys; k++) {
-    sample_rng_t rt = {1000 + (uint64_t)k};
-    size_t n = sample_poisson(&rt, N_EXPECTED);
-    if (n > 4000) n = 4000;
-    for (size_t i = 0; i < n; i++) data[i] = sample_exponential(&rt);
+    size_t n = bench1d_compare_toy(k, data);
     double tv[MAX_STARTS], sec[MAX_STARTS], it[MAX_STARTS], ev[MAX_STARTS];
     int st[MAX_STARTS];
     for (int s = 0; s < starts; s++) {

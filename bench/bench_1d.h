@@ -1,0 +1,34 @@
+/* The 1D benchmark's samples shared by the bench programs: reference of N_REF Exp(1) events
+ * (seed 1) and the comparison toys of compare_optimizers and lbfgsb_starts_1d (toy k:
+ * Poisson(N_EXPECTED) Exp(1) events from seed 1000 + k, at most BENCH1D_MAX_DATA). */
+#ifndef NPLM_BENCH_BENCH_1D_H
+#define NPLM_BENCH_BENCH_1D_H
+
+#include <stdint.h>
+#include <stdlib.h>
+
+#include "../examples/samples.h"
+
+#define BENCH1D_N_REF 200000
+#define BENCH1D_N_EXPECTED 2000.0
+#define BENCH1D_MAX_DATA 4000
+
+/* The reference sample (malloc'ed, BENCH1D_N_REF events), or NULL. */
+static inline double *bench1d_reference(void) {
+  double *ref = malloc(BENCH1D_N_REF * sizeof *ref);
+  if (!ref) return NULL;
+  sample_rng_t r = {1};
+  for (size_t i = 0; i < BENCH1D_N_REF; i++) ref[i] = sample_exponential(&r);
+  return ref;
+}
+
+/* Comparison toy k into data (BENCH1D_MAX_DATA doubles); returns its size. */
+static inline size_t bench1d_compare_toy(int k, double *data) {
+  sample_rng_t rt = {1000 + (uint64_t)k};
+  size_t n = sample_poisson(&rt, BENCH1D_N_EXPECTED);
+  if (n > BENCH1D_MAX_DATA) n = BENCH1D_MAX_DATA;
+  for (size_t i = 0; i < n; i++) data[i] = sample_exponential(&rt);
+  return n;
+}
+
+#endif

@@ -8,6 +8,7 @@
 #include <stdlib.h>
 
 #include "../examples/samples.h"
+#include "nplm/nplm.h"
 
 #define BENCH1D_N_REF 200000
 #define BENCH1D_N_EXPECTED 2000.0
@@ -29,6 +30,18 @@ static inline size_t bench1d_compare_toy(int k, double *data) {
   if (n > BENCH1D_MAX_DATA) n = BENCH1D_MAX_DATA;
   for (size_t i = 0; i < n; i++) data[i] = sample_exponential(&rt);
   return n;
+}
+
+/* The 1-4-1 network at clip c and a test on the reference with the given threads. */
+static inline nplm_status_t bench1d_test(const double *ref, double clip, int threads,
+                                         nplm_model_t **m, nplm_test_t **t) {
+  const size_t layers[] = {1, 4, 1};
+  nplm_status_t s;
+  *t = NULL;
+  if ((s = nplm_model_create_mlp(m, layers, 3, clip)) || (s = nplm_test_create(t, *m, NULL)) ||
+      (s = nplm_test_set_reference(*t, ref, BENCH1D_N_REF, 1, NULL, BENCH1D_N_EXPECTED)))
+    return s;
+  return nplm_test_set_int(*t, NPLM_OPT_THREADS, threads);
 }
 
 #endif

@@ -46,9 +46,7 @@ int main(int argc, char **argv) {
   const size_t layers[] = {1, 4, 1};
   nplm_model_t *m = NULL;
   nplm_test_t *t = NULL;
-  if (nplm_model_create_mlp(&m, layers, 3, clip) != NPLM_OK || nplm_test_create(&t, m, NULL) ||
-      nplm_test_set_reference(t, ref, N_REF, 1, NULL, N_EXPECTED) ||
-      nplm_test_set_int(t, NPLM_OPT_THREADS, threads) ||
+  if (bench1d_test(ref, clip, threads, &m, &t) != NPLM_OK ||
       nplm_test_set_int(t, NPLM_OPT_EPOCHS, epochs) ||
       nplm_test_set_int(t, NPLM_OPT_PATIENCE, epochs >= 6 ? epochs / 6 : 1))
     return 1;

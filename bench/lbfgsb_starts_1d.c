@@ -12,8 +12,6 @@
 #include "bench_1d.h"
 #include "nplm/nplm.h"
 
-#define N_REF BENCH1D_N_REF
-#define N_EXPECTED BENCH1D_N_EXPECTED
 #define MAX_STARTS 64
 
 int main(int argc, char **argv) {
@@ -31,12 +29,9 @@ int main(int argc, char **argv) {
   if (starts < 1 || starts > MAX_STARTS || toys < 1 || first < 0) return 2;
   double *ref = bench1d_reference(), *data = malloc(BENCH1D_MAX_DATA * sizeof *data);
   if (!ref || !data) return 1;
-  const size_t layers[] = {1, 4, 1};
   nplm_model_t *m = NULL;
   nplm_test_t *t = NULL;
-  if (nplm_model_create_mlp(&m, layers, 3, clip) != NPLM_OK || nplm_test_create(&t, m, NULL) ||
-      nplm_test_set_reference(t, ref, N_REF, 1, NULL, N_EXPECTED) ||
-      nplm_test_set_int(t, NPLM_OPT_THREADS, threads) ||
+  if (bench1d_test(ref, clip, threads, &m, &t) != NPLM_OK ||
       nplm_test_set_int(t, NPLM_OPT_OPTIMIZER, NPLM_OPTIMIZER_LBFGSB) ||
       nplm_test_set_int(t, NPLM_OPT_LBFGS_MEMORY, memory) ||
       nplm_test_set_int(t, NPLM_OPT_PATIENCE, 0)) {

@@ -4,7 +4,8 @@
  * (NPLM_OPT_SEED = k, the start of its Adam run); start s > 0 uses seed 100000 + 16 k + s.
  * Prints one JSON line per toy: t, seconds, iterations, evaluations and status per start.
  * Usage: lbfgsb_starts_1d [--toys K] [--first k0] [--starts S] [--threads N] [--clip C]
- *                         [--memory M]   (NPLM_OPT_LBFGS_MEMORY; 0, the default: dense) */
+ *                         [--memory M]   (NPLM_OPT_LBFGS_MEMORY; 0, the default: dense)
+ *                         [--tolerance F] (NPLM_OPT_TOLERANCE; default: the library's) */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -16,7 +17,7 @@
 
 int main(int argc, char **argv) {
   int toys = 4, first = 0, starts = 10, threads = 1, memory = 0;
-  double clip = 9.0;
+  double clip = 9.0, tol = -1.0;
   for (int i = 1; i + 1 < argc; i += 2) {
     if (strcmp(argv[i], "--toys") == 0) toys = atoi(argv[i + 1]);
     else if (strcmp(argv[i], "--first") == 0) first = atoi(argv[i + 1]);
@@ -24,6 +25,7 @@ int main(int argc, char **argv) {
     else if (strcmp(argv[i], "--threads") == 0) threads = atoi(argv[i + 1]);
     else if (strcmp(argv[i], "--clip") == 0) clip = atof(argv[i + 1]);
     else if (strcmp(argv[i], "--memory") == 0) memory = atoi(argv[i + 1]);
+    else if (strcmp(argv[i], "--tolerance") == 0) tol = atof(argv[i + 1]);
     else return 2;
   }
   if (starts < 1 || starts > MAX_STARTS || toys < 1 || first < 0) return 2;
@@ -34,7 +36,8 @@ int main(int argc, char **argv) {
   if (bench1d_test(ref, clip, threads, &m, &t) != NPLM_OK ||
       nplm_test_set_int(t, NPLM_OPT_OPTIMIZER, NPLM_OPTIMIZER_LBFGSB) ||
       nplm_test_set_int(t, NPLM_OPT_LBFGS_MEMORY, memory) ||
-      nplm_test_set_int(t, NPLM_OPT_PATIENCE, 0)) {
+      nplm_test_set_int(t, NPLM_OPT_PATIENCE, 0) ||
+      (tol >= 0.0 && nplm_test_set_double(t, NPLM_OPT_TOLERANCE, tol))) {
     fprintf(stderr, "lbfgsb_starts_1d: %s\n", nplm_last_error());
     return 1;
   }
@@ -55,8 +58,11 @@ int main(int argc, char **argv) {
           nplm_test_result(t, NPLM_RESULT_EVALUATIONS, &ev[s]))
         return 1;
     }
-    printf("{\"toy\":%d,\"n_data\":%zu,\"clip\":%g,\"threads\":%d,\"memory\":%d,\"t\":[", k, n,
-           clip, threads, memory);
+    double tol_used = 0.0;
+    if (nplm_test_get_option(t, NPLM_OPT_TOLERANCE, &tol_used) != NPLM_OK) return 1;
+    printf("{\"toy\":%d,\"n_data\":%zu,\"clip\":%g,\"threads\":%d,\"memory\":%d,"
+           "\"tolerance\":%g,\"t\":[",
+           k, n, clip, threads, memory, tol_used);
     for (int s = 0; s < starts; s++) printf("%s%.6f", s ? "," : "", tv[s]);
     printf("],\"seconds\":[");
     for (int s = 0; s < starts; s++) printf("%s%.2f", s ? "," : "", sec[s]);

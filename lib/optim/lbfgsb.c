@@ -1,11 +1,17 @@
-/* Projected limited-memory BFGS on a box (in the spirit of L-BFGS-B; projected quasi-Newton
- * of Kim, Sra and Dhillon for the active-set handling).
+/* Projected quasi-Newton on a box (in the spirit of L-BFGS-B; projected quasi-Newton of Kim,
+ * Sra and Dhillon for the active-set handling), with a dense BFGS model (the default) or a
+ * limited-memory one.
  *
- * Iteration: variables at a bound whose gradient points outward are held (active); the
- * two-loop recursion gives a quasi-Newton direction on the free ones; the step follows the
- * projection path x(a) = P(x + a d) with Armijo backtracking. Curvature pairs with
- * s.y <= 0 are skipped. Stops when the projected gradient or the relative decrease of f is
- * below tolerance, or when not even a steepest-descent step decreases f (numerical floor). */
+ * Iteration: variables in the epsilon band of a bound whose gradient points outward are
+ * active. With the limited-memory model, the two-loop recursion gives a direction on the
+ * free ones and the active ones move along -g. With the dense model, the active variables
+ * go onto their bounds and the free ones take the model's best step given that move, free
+ * variables whose step leaves the box in the band join them (dense_step), and the model is
+ * refreshed with a finite-difference Hessian when it keeps overestimating its steps. The step
+ * follows the projection path x(a) = P(x + a d) with Armijo backtracking. Curvature pairs
+ * with s.y <= 0 are skipped. Stops when the projected gradient or the relative decrease of f
+ * is below tolerance, or when not even a steepest-descent step decreases f (numerical
+ * floor). */
 #include <math.h>
 #include <string.h>
 
@@ -13,6 +19,15 @@
 
 #define ARMIJO_C1 1e-4
 #define MAX_BACKTRACKS 40
+
+/* Hessian refresh of the dense model: after REFRESH_AFTER consecutive quasi-Newton steps
+ * that the line search had to cut below SHORT_STEP (the model's curvature is far too low
+ * along its own directions, typically in a curved valley where BFGS updates cannot keep
+ * up), the model is replaced by a finite-difference Hessian, at most once per
+ * max(n, REFRESH_AFTER) iterations. Fits that never trip it follow plain BFGS. */
+#define SHORT_STEP 0.1
+#define REFRESH_AFTER 3
+#define REFRESH_STEP 1.4901161193847656e-08 /* sqrt(2^-52) */
 
 static double dot(size_t n, const double *a, const double *b) {
   double s = 0.0;
@@ -73,13 +88,14 @@ static void two_loop(memory_t *mem, const double *q_in, double *d) {
   for (size_t i = 0; i < n; i++) d[i] = -d[i];
 }
 
-/* Dense quasi-Newton model for small problems: B approximates the Hessian (BFGS update),
- * and the step on the free variables solves B_FF d_F = -g_F by Cholesky. Own fixed-order
- * loops (no LAPACK), so that every machine follows the same iterates. */
+/* Dense quasi-Newton model for small problems: B approximates the Hessian (BFGS update, or a
+ * finite-difference refresh), and the step on the free variables solves a system in B_FF by
+ * Cholesky. Own fixed-order loops (no LAPACK), so that every machine follows the same
+ * iterates. */
 typedef struct {
   size_t n;
   int initialised;
-  double *B, *L, *Bs; /* n x n, n x n, n */
+  double *B, *L, *Bs, *dp; /* n x n, n x n, n, n */
   size_t *free_idx;
 } dense_t;
 
@@ -103,33 +119,91 @@ static void dense_update(dense_t *D, const double *s, const double *y, double sy
       D->B[i * n + j] += y[i] * y[j] / sy - D->Bs[i] * D->Bs[j] / sBs;
 }
 
-/* d_F = -(B_FF)^-1 q_F, d_A = 0 (q is zero on active variables). Returns -1 when B_FF is not
- * numerically positive definite. */
+/* In place lower Cholesky factor of the m x m matrix A (row-major, lower triangle read).
+ * Returns -1 when A is not numerically positive definite. */
+static int cholesky(size_t m, double *A) {
+  for (size_t j = 0; j < m; j++) {
+    double diag = A[j * m + j];
+    for (size_t k = 0; k < j; k++) diag -= A[j * m + k] * A[j * m + k];
+    if (!(diag > 1e-300)) return -1;
+    diag = sqrt(diag);
+    A[j * m + j] = diag;
+    for (size_t i = j + 1; i < m; i++) {
+      double v = A[i * m + j];
+      for (size_t k = 0; k < j; k++) v -= A[i * m + k] * A[j * m + k];
+      A[i * m + j] = v / diag;
+    }
+  }
+  return 0;
+}
+
+/* Replace the quasi-Newton model by the Hessian at x, by forward differences of the
+ * gradient (n passes), symmetrised and shifted by tau I, the smallest tau of the sequence
+ * 0, 1e-8 max|H_ii|, 1e-7 max|H_ii|, ... that makes it positive definite. xh and gh are
+ * scratch. On a non-OK status the model is forgotten (the caller falls back to steepest
+ * descent); the objective's own errors are returned, numerical trouble as ENUMERIC. */
+static nplm_status_t dense_refresh(dense_t *D, const double *x, const double *g,
+                                   const double *hi, nplm__objective_fn obj, void *ctx,
+                                   double *xh, double *gh, int64_t *evaluations) {
+  const size_t n = D->n;
+  double *H = D->B;
+  D->initialised = 0;
+  memcpy(xh, x, n * sizeof *xh);
+  for (size_t j = 0; j < n; j++) {
+    double h = REFRESH_STEP * fmax(fabs(x[j]), 1.0);
+    if (x[j] + h > hi[j]) h = -h; /* stay in the box: a backward difference at the top */
+    xh[j] = x[j] + h;
+    double fh;
+    nplm_status_t st = obj(ctx, xh, &fh, gh);
+    (*evaluations)++;
+    xh[j] = x[j];
+    if (st != NPLM_OK) return st;
+    for (size_t i = 0; i < n; i++) H[i * n + j] = (gh[i] - g[i]) / h;
+  }
+  double dmax = 0.0;
+  for (size_t i = 0; i < n; i++) {
+    for (size_t j = 0; j < i; j++) {
+      double v = 0.5 * (H[i * n + j] + H[j * n + i]);
+      H[i * n + j] = v;
+      H[j * n + i] = v;
+    }
+    dmax = fmax(dmax, fabs(H[i * n + i]));
+  }
+  if (!(dmax > 0.0) || !isfinite(dmax)) return NPLM_ENUMERIC;
+  double tau = 0.0;
+  for (int k = 0; k < 10; k++) {
+    for (size_t i = 0; i < n * n; i++) D->L[i] = H[i];
+    for (size_t i = 0; i < n; i++) D->L[i * n + i] += tau;
+    if (cholesky(n, D->L) == 0) {
+      for (size_t i = 0; i < n; i++) H[i * n + i] += tau;
+      D->initialised = 1;
+      return NPLM_OK;
+    }
+    tau = tau > 0.0 ? 10.0 * tau : 1e-8 * dmax;
+  }
+  return NPLM_ENUMERIC;
+}
+
+/* The model's step on the free variables once the active ones have made theirs: d_A is
+ * given (the active entries of d on input), d_F = -(B_FF)^-1 (q_F + B_FA d_A). Returns -1 when
+ * B_FF is not numerically positive definite. */
 static int dense_direction(dense_t *D, const double *q, const int *active, double *d) {
   const size_t n = D->n;
   size_t m = 0;
   for (size_t i = 0; i < n; i++)
     if (!active[i]) D->free_idx[m++] = i;
-  for (size_t i = 0; i < n; i++) d[i] = 0.0;
   if (m == 0) return 0;
   double *Lm = D->L;
   for (size_t a = 0; a < m; a++)
     for (size_t b = 0; b <= a; b++) Lm[a * m + b] = D->B[D->free_idx[a] * n + D->free_idx[b]];
-  for (size_t j = 0; j < m; j++) { /* Cholesky, lower triangle in place */
-    double diag = Lm[j * m + j];
-    for (size_t k = 0; k < j; k++) diag -= Lm[j * m + k] * Lm[j * m + k];
-    if (!(diag > 1e-300)) return -1;
-    diag = sqrt(diag);
-    Lm[j * m + j] = diag;
-    for (size_t i = j + 1; i < m; i++) {
-      double v = Lm[i * m + j];
-      for (size_t k = 0; k < j; k++) v -= Lm[i * m + k] * Lm[j * m + k];
-      Lm[i * m + j] = v / diag;
-    }
-  }
+  if (cholesky(m, Lm) != 0) return -1;
   double *z = D->Bs; /* scratch */
-  for (size_t i = 0; i < m; i++) { /* L z = -q_F */
-    double v = -q[D->free_idx[i]];
+  for (size_t i = 0; i < m; i++) { /* L z = -(q_F + B_FA d_A) */
+    const double *row = D->B + D->free_idx[i] * n;
+    double r = q[D->free_idx[i]];
+    for (size_t j = 0; j < n; j++)
+      if (active[j] && d[j] != 0.0) r += row[j] * d[j];
+    double v = -r;
     for (size_t k = 0; k < i; k++) v -= Lm[i * m + k] * z[k];
     z[i] = v / Lm[i * m + i];
   }
@@ -142,6 +216,63 @@ static int dense_direction(dense_t *D, const double *q, const int *active, doubl
   return 0;
 }
 
+/* The dense model's step d (q: the gradient with active entries zeroed; both active and q
+ * gain the variables joined below). The first of these that is a descent direction:
+ *  1. active variables onto their bounds (at a = 1: no creeping towards a bound at the
+ *     model's pace), the free ones the model's best step given that move; then every free
+ *     variable in the epsilon band of a bound whose step points out of the box joins the
+ *     active ones, onto its bound, and the step is recomputed. Merely projecting such a step
+ *     would cut the variable out of the trade-off the model made (two units compensating
+ *     each other along a flat valley, one of them at its clip), and the line search would
+ *     have to shrink the step by orders of magnitude to make up for it;
+ *  2. the same without joining;
+ *  3. active variables along -g_i / B_ii, free ones -(B_FF)^-1 g_F, a descent direction
+ *     whenever B_FF is positive definite.
+ * Returns -1 when B_FF is not numerically positive definite. */
+static int dense_step(dense_t *D, const double *x, const double *g, const double *lo,
+                      const double *hi, double pg_norm, int *active, double *q, double *d) {
+  const size_t n = D->n;
+  for (size_t i = 0; i < n; i++) d[i] = active[i] ? (g[i] > 0.0 ? lo[i] : hi[i]) - x[i] : 0.0;
+  if (dense_direction(D, q, active, d) != 0) return -1;
+  if (dot(n, d, g) < 0.0) {
+    memcpy(D->dp, d, n * sizeof *d);
+    int any_joined = 0, rc = 0;
+    for (size_t pass = 0; rc == 0 && pass < n; pass++) {
+      int joined = 0;
+      for (size_t i = 0; i < n; i++) {
+        if (active[i]) continue;
+        double eps = fmin(pg_norm, EPS_ACTIVE_FRACTION * (hi[i] - lo[i]));
+        if (d[i] > 0.0 && hi[i] - x[i] <= eps)
+          d[i] = hi[i] - x[i];
+        else if (d[i] < 0.0 && x[i] - lo[i] <= eps)
+          d[i] = lo[i] - x[i];
+        else
+          continue;
+        active[i] = 2;
+        q[i] = 0.0;
+        joined = 1;
+      }
+      if (!joined) break;
+      any_joined = 1;
+      rc = dense_direction(D, q, active, d);
+    }
+    if (any_joined && (rc != 0 || !(dot(n, d, g) < 0.0))) { /* back to step 2 */
+      for (size_t i = 0; i < n; i++)
+        if (active[i] == 2) {
+          active[i] = 0;
+          q[i] = g[i];
+        }
+      memcpy(d, D->dp, n * sizeof *d);
+    }
+    return 0;
+  }
+  for (size_t i = 0; i < n; i++) d[i] = 0.0; /* step 3 */
+  if (dense_direction(D, q, active, d) != 0) return -1;
+  for (size_t i = 0; i < n; i++)
+    if (active[i]) d[i] = -g[i] / D->B[i * n + i];
+  return 0;
+}
+
 nplm_status_t nplm__lbfgsb(size_t n, double *x, const double *lo, const double *hi,
                            nplm__objective_fn obj, nplm__monitor_fn mon, void *ctx,
                            const nplm__lbfgsb_opts_t *o, nplm__optim_report_t *rep) {
@@ -149,7 +280,7 @@ nplm_status_t nplm__lbfgsb(size_t n, double *x, const double *lo, const double *
   const int use_dense = o->memory <= 0;
   const int m = use_dense ? 1 : o->memory;
   size_t n_doubles = (2 * (size_t)m + 6) * n + 2 * (size_t)m;
-  if (use_dense) n_doubles += 2 * n * n + n;
+  if (use_dense) n_doubles += 2 * n * n + 2 * n;
   double *buf = nplm__calloc(n_doubles, sizeof(double));
   size_t *idx = nplm__calloc(n, sizeof(size_t));
   int *active = nplm__calloc(n, sizeof(int));
@@ -163,7 +294,7 @@ nplm_status_t nplm__lbfgsb(size_t n, double *x, const double *lo, const double *
                   buf + 2 * (size_t)m * n + (size_t)m};
   double *g = mem.alpha + m, *q = g + n, *d = q + n, *xn = d + n, *gn = xn + n, *s = gn + n;
   double *y = q; /* q is free again once the step is taken */
-  dense_t dense = {n, 0, s + n, s + n + n * n, s + n + 2 * n * n, idx};
+  dense_t dense = {n, 0, s + n, s + n + n * n, s + n + 2 * n * n, s + 2 * n + 2 * n * n, idx};
 
   nplm_status_t st;
   double f;
@@ -175,7 +306,9 @@ nplm_status_t nplm__lbfgsb(size_t n, double *x, const double *lo, const double *
     st = NPLM_ECANCELED;
     goto out;
   }
-  int steepest_only = 0;
+  int steepest_only = 0, short_steps = 0;
+  int64_t last_refresh = -(int64_t)n - REFRESH_AFTER;
+  const int64_t refresh_gap = n > REFRESH_AFTER ? (int64_t)n : REFRESH_AFTER;
   for (;;) {
     rep->pg_norm = nplm__projected_gradient_norm(n, x, g, lo, hi);
     if (rep->pg_norm <= o->gtol) {
@@ -189,23 +322,25 @@ nplm_status_t nplm__lbfgsb(size_t n, double *x, const double *lo, const double *
       active[i] = is_active(x[i], g[i], lo[i], hi[i], eps);
       q[i] = active[i] ? 0.0 : g[i];
     }
+    if (use_dense && short_steps >= REFRESH_AFTER &&
+        rep->iterations - last_refresh >= refresh_gap) {
+      st = dense_refresh(&dense, x, g, hi, obj, ctx, xn, gn, &rep->evaluations);
+      if (st != NPLM_OK && st != NPLM_ENUMERIC) goto out;
+      st = NPLM_OK;
+      last_refresh = rep->iterations;
+      short_steps = 0;
+    }
     int have_model = use_dense ? dense.initialised : mem.count > 0;
     if (!steepest_only && have_model) {
       if (use_dense) {
-        if (dense_direction(&dense, q, active, d) != 0) have_model = 0;
-      } else {
+        if (dense_step(&dense, x, g, lo, hi, rep->pg_norm, active, q, d) != 0) have_model = 0;
+      } else { /* active variables along -g scaled by the limited-memory H0 = gamma I */
         two_loop(&mem, q, d);
-      }
-      if (have_model) {
-        double scale = use_dense ? 0.0 : 1.0;
-        if (!use_dense) { /* the limited-memory H0 = gamma I */
-          int newest = (mem.head - 1 + mem.m) % mem.m;
-          const double *yv = mem.Y + (size_t)newest * n;
-          scale = 1.0 / (mem.rho[newest] * dot(n, yv, yv));
-        }
+        int newest = (mem.head - 1 + mem.m) % mem.m;
+        const double *yv = mem.Y + (size_t)newest * n;
+        double scale = 1.0 / (mem.rho[newest] * dot(n, yv, yv));
         for (size_t i = 0; i < n; i++)
-          if (active[i])
-            d[i] = -g[i] * (use_dense ? 1.0 / dense.B[i * n + i] : scale);
+          if (active[i]) d[i] = -g[i] * scale;
       }
       if (have_model && !(dot(n, d, g) < 0.0)) have_model = 0;
       if (!have_model) { /* not a descent direction: forget the curvature */
@@ -278,6 +413,10 @@ nplm_status_t nplm__lbfgsb(size_t n, double *x, const double *lo, const double *
       dense_reset(&dense);
       continue;
     }
+    if (!steepest_only && have_model && !truncated && a < SHORT_STEP)
+      short_steps++;
+    else
+      short_steps = 0;
     steepest_only = 0;
     for (size_t i = 0; i < n; i++) {
       s[i] = xn[i] - x[i];

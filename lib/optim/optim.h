@@ -46,7 +46,8 @@ nplm_status_t nplm__adam(size_t n, double *x, const double *lo, const double *hi
                          nplm__objective_fn obj, nplm__monitor_fn mon, void *ctx,
                          const nplm__adam_opts_t *o, nplm__optim_report_t *rep);
 
-/* Projected limited-memory BFGS (L-BFGS-B style): quasi-Newton steps on the free variables,
+/* Projected quasi-Newton (L-BFGS-B style; memory <= 0: dense BFGS model with Hessian
+ * refreshes, else that many limited-memory pairs): quasi-Newton steps on the free variables,
  * Armijo backtracking along the projection path. Returns NPLM_ENOCONV (x and the report
  * written) when max_iter is reached first. The monitor sees (k, f(x_k)) per iteration. */
 nplm_status_t nplm__lbfgsb(size_t n, double *x, const double *lo, const double *hi,

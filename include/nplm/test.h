@@ -109,7 +109,11 @@ enum nplm_toy_aux {
 /** Values of ::NPLM_OPT_OPTIMIZER. */
 enum nplm_optimizer {
   NPLM_OPTIMIZER_ADAM = 0,  /**< Full-batch Adam, Keras form, fixed epoch count (the anchors'). */
-  NPLM_OPTIMIZER_LBFGSB = 1 /**< Projected limited-memory quasi-Newton on the clip box. */
+  NPLM_OPTIMIZER_LBFGSB = 1 /**< Projected quasi-Newton on the clip box (L-BFGS-B style): a
+                                 dense BFGS model, refreshed by a finite-difference Hessian
+                                 when its steps keep failing, or limited-memory pairs
+                                 (::NPLM_OPT_LBFGS_MEMORY); stops on ::NPLM_OPT_TOLERANCE or
+                                 ::NPLM_OPT_GRADIENT_TOLERANCE. */
 };
 
 /** Values of ::NPLM_OPT_KERNEL_SOLVER. */

@@ -5,7 +5,7 @@
 #   examples/dilepton_5d.sh [NPLM] [small|full] [WORKDIR]
 #
 # small (the test suite): N(R0) 500, N_R 2500, 4 toys per calibration.
-# full (the benchmark, about 1.5 hours on two cores): N(R0) 8500, N_R 42500 = 5 N(R0); 100
+# full (the benchmark, about 25 minutes on two cores): N(R0) 8500, N_R 42500 = 5 N(R0); 100
 #   kernel null toys, 60 network null toys, 60 with systematics, 20 toys per signal.
 #
 # Steps: reference/pool/data samples; the muon-momentum-scale Taylor coefficients (barrel and
@@ -31,7 +31,8 @@ cd "$W"
 # toy counts: kernel null (TOYS), network null (NNTOYS), network null with systematics
 # (SYSTOYS), signal toys per signal (SIGTOYS); the full size's can be changed from the
 # environment. The network's clip (2.316) is the one nplm tune-clip chose for converged
-# L-BFGS-B fits on the preprocessed stand-in (its null is then chi2(96)-like); the kernel's
+# L-BFGS-B fits on the preprocessed stand-in (its null is then chi2(96)-like; checked again with
+# 60 toys after the quasi-Newton change of 2026-12-02); the kernel's
 # (M, sigma, lambda) the one the scan chose (bench/kernel_scan_5d.sh; both in
 # bench/RESULTS.md).
 if [ "$SIZE" = full ]; then

@@ -36,15 +36,19 @@ static double dot(size_t n, const double *a, const double *b) {
 }
 
 /* Bertsekas' epsilon-active set: a variable within eps of a bound, with the gradient pushing
- * it out, is held out of the quasi-Newton step and moves along -g onto its bound instead, so
- * that variables creeping towards a bound cannot stall the iteration. */
+ * it out, is held out of the quasi-Newton step (the dense model puts it onto its bound, the
+ * limited-memory one moves it along -g), so that variables creeping towards a bound cannot
+ * stall the iteration. */
 static int is_active(double x, double g, double lo, double hi, double eps) {
   return (x - lo <= eps && g > 0.0) || (hi - x <= eps && g < 0.0);
 }
 
-/* Width of the epsilon-active band: the projected-gradient norm, capped at a thousandth of
- * the box (infinite bounds are never near). */
+/* Width of the epsilon-active band of a variable on [lo, hi]: the projected-gradient norm,
+ * capped at a thousandth of the box (infinite bounds are never near). */
 #define EPS_ACTIVE_FRACTION 1e-3
+static double active_band(double pg_norm, double lo, double hi) {
+  return fmin(pg_norm, EPS_ACTIVE_FRACTION * (hi - lo));
+}
 
 typedef struct {
   size_t n;
@@ -241,7 +245,7 @@ static int dense_step(dense_t *D, const double *x, const double *g, const double
       int joined = 0;
       for (size_t i = 0; i < n; i++) {
         if (active[i]) continue;
-        double eps = fmin(pg_norm, EPS_ACTIVE_FRACTION * (hi[i] - lo[i]));
+        double eps = active_band(pg_norm, lo[i], hi[i]);
         if (d[i] > 0.0 && hi[i] - x[i] <= eps)
           d[i] = hi[i] - x[i];
         else if (d[i] < 0.0 && x[i] - lo[i] <= eps)
@@ -318,7 +322,7 @@ nplm_status_t nplm__lbfgsb(size_t n, double *x, const double *lo, const double *
     if (rep->iterations >= o->max_iter) break;
 
     for (size_t i = 0; i < n; i++) {
-      double eps = fmin(rep->pg_norm, EPS_ACTIVE_FRACTION * (hi[i] - lo[i]));
+      double eps = active_band(rep->pg_norm, lo[i], hi[i]);
       active[i] = is_active(x[i], g[i], lo[i], hi[i], eps);
       q[i] = active[i] ? 0.0 : g[i];
     }

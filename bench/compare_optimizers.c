@@ -11,9 +11,6 @@
 #include "bench_1d.h"
 #include "nplm/nplm.h"
 
-#define N_REF BENCH1D_N_REF
-#define N_EXPECTED BENCH1D_N_EXPECTED
-
 static int fit(nplm_test_t *t, int optimizer, const double *x, size_t n, double *tv, double *secs,
                double *iters, double *conv) {
   nplm_status_t s = nplm_test_set_int(t, NPLM_OPT_OPTIMIZER, optimizer);
@@ -70,7 +67,7 @@ int main(int argc, char **argv) {
     if (nplm_test_fitted_model(t, &fa) || nplm_model_get_params(fa, pa, 13) ||
         nplm_model_create_mlp(&start, layers, 3, clip) || nplm_model_set_params(start, pa, 13) ||
         nplm_test_create(&tpol, start, NULL) ||
-        nplm_test_set_reference(tpol, ref, N_REF, 1, NULL, N_EXPECTED) ||
+        nplm_test_set_reference(tpol, ref, BENCH1D_N_REF, 1, NULL, BENCH1D_N_EXPECTED) ||
         nplm_test_set_int(tpol, NPLM_OPT_THREADS, threads) ||
         nplm_test_set_int(tpol, NPLM_OPT_INIT, NPLM_INIT_FROM_MODEL) ||
         fit(tpol, NPLM_OPTIMIZER_LBFGSB, data, n, &tp, &sp, &ip, &cp))

@@ -50,6 +50,15 @@ void *nplm__malloc_array(size_t count, size_t size) {
   return nplm__malloc(bytes);
 }
 
+void *nplm__malloc_aligned(size_t count, size_t size) {
+  size_t bytes;
+  if (nplm__mul_size(count, size, &bytes) != 0) return NULL;
+  if (should_fail()) return NULL;
+  void *p = NULL;
+  if (posix_memalign(&p, NPLM__ALIGN, bytes ? bytes : 1) != 0) return NULL;
+  return p;
+}
+
 double nplm__now(void) {
   struct timespec ts;
   clock_gettime(CLOCK_MONOTONIC, &ts);

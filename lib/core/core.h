@@ -39,6 +39,11 @@ void nplm__free(void *p);
 int nplm__mul_size(size_t a, size_t b, size_t *out);
 /* malloc of count*size with overflow check (NULL on overflow). */
 void *nplm__malloc_array(size_t count, size_t size);
+/* The same, aligned to NPLM__ALIGN bytes (a cache line, one 8-lane vector), released by
+ * nplm__free. Buffers the vector kernels stream through: an unaligned 512-bit load touches two
+ * cache lines, which made a 5D pass 25% slower. */
+#define NPLM__ALIGN 64
+void *nplm__malloc_aligned(size_t count, size_t size);
 
 /* Test hook: make the k-th allocation from now fail (k >= 1), 0 disables. Returns the number of
  * allocations counted since the hook was set. Process-global; for single-threaded tests only. */

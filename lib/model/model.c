@@ -160,9 +160,9 @@ nplm_status_t nplm__events_pack(nplm__events_t *ev, const double *x, size_t n, s
     return nplm__fail(NPLM_ENOMEM, "events: size overflow");
   size_t xs;
   if (nplm__mul_size(slots, d, &xs) != 0) return nplm__fail(NPLM_ENOMEM, "events: size overflow");
-  e.x = nplm__malloc_array(xs, sizeof(double));
-  e.ca = nplm__malloc_array(slots, sizeof(double));
-  e.cb = nplm__malloc_array(slots, sizeof(double));
+  e.x = nplm__malloc_aligned(xs, sizeof(double));
+  e.ca = nplm__malloc_aligned(slots, sizeof(double));
+  e.cb = nplm__malloc_aligned(slots, sizeof(double));
   if (!e.x || !e.ca || !e.cb) {
     nplm__events_free(&e);
     return nplm__fail(NPLM_ENOMEM, "events: out of memory (%zu events x %zu features)", n, d);
@@ -189,8 +189,8 @@ static nplm_status_t kernel_eval(const nplm_model_t *m, const double *x, size_t 
   if (nplm__kernel_pack_centers(m, &ct, &alpha, &ldc) != NPLM_OK)
     return nplm__fail(NPLM_ENOMEM, "%s: out of memory", fn);
   const size_t d = m->d;
-  double *blk = nplm__malloc_array(d * NPLM__BLOCK + NPLM__BLOCK + NPLM__LANES * ldc,
-                                   sizeof(double));
+  double *blk = nplm__malloc_aligned(d * NPLM__BLOCK + NPLM__BLOCK + NPLM__LANES * ldc,
+                                     sizeof(double));
   if (!blk) {
     nplm__free(ct);
     return nplm__fail(NPLM_ENOMEM, "%s: out of memory", fn);
@@ -225,7 +225,7 @@ nplm_status_t nplm_model_eval(const nplm_model_t *m, const double *x, size_t n, 
   if (m->kind == NPLM__MODEL_KERNEL) return kernel_eval(m, x, n, f, fn);
   const nplm__mlp_kernels_t *k = nplm__mlp_kernels();
   size_t work_n = nplm__mlp_work_size(&m->spec);
-  double *blk = nplm__malloc_array(d * NPLM__BLOCK + NPLM__BLOCK + work_n, sizeof(double));
+  double *blk = nplm__malloc_aligned(d * NPLM__BLOCK + NPLM__BLOCK + work_n, sizeof(double));
   if (!blk) return nplm__fail(NPLM_ENOMEM, "%s: out of memory", fn);
   double *fb = blk + d * NPLM__BLOCK, *work = fb + NPLM__BLOCK;
   for (size_t start = 0; start < n; start += NPLM__BLOCK) {

@@ -188,7 +188,7 @@ nplm_status_t nplm_nuisance_learn(nplm_nuisance_t *nu, size_t index, size_t d, c
   c.P = P;
   c.samples = nplm__calloc(n_values + 1, sizeof *c.samples);
   size_t wn = nplm__mlp_work_size(spec);
-  double *scratch = nplm__malloc_array(wn + 2 * K * B + P + 3 * K * P, sizeof *scratch);
+  double *scratch = nplm__malloc_aligned(wn + 2 * K * B + P + 3 * K * P, sizeof *scratch);
   if (!c.samples || !scratch) {
     nplm__free(c.samples);
     nplm__free(scratch);

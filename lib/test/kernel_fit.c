@@ -678,10 +678,10 @@ nplm_status_t nplm__kernel_fit(const nplm_test_t *t, nplm__pool_t *pool, atomic_
   nplm_model_t *fm = NULL;
   nplm_status_t s = nplm__model_new_kernel(&fm, d, fam->k_req, sigma, lambda, M, "kernel fit");
   if (s != NPLM_OK) return s;
-  double *buf = nplm__malloc_array(slots_ev * (d + 5) + d * ld +
-                                       (size_t)k.threads * NPLM__LANES * ld + chunks * ld + ld +
-                                       M,
-                                   sizeof *buf);
+  double *buf = nplm__malloc_aligned(slots_ev * (d + 5) + d * ld +
+                                         (size_t)k.threads * NPLM__LANES * ld + chunks * ld + ld +
+                                         M,
+                                     sizeof *buf);
   size_t *cnt = nplm__malloc_array(k.n_blocks + M, sizeof *cnt);
   if (!buf || !cnt) {
     nplm__free(buf);

@@ -122,11 +122,12 @@ nplm_status_t nplm__test_pack(const nplm_test_t *t, nplm__events_t *ev, const do
   if (s != NPLM_OK || !t->nuis) return s;
   const size_t slots = ev->n_blocks * NPLM__BLOCK, nc = t->nuis->n_cols;
   ev->n_coef = nc;
-  ev->coef = nplm__calloc(slots && nc ? slots * nc : 1, sizeof *ev->coef);
+  ev->coef = nplm__malloc_aligned(slots && nc ? slots * nc : 1, sizeof *ev->coef);
   if (!ev->coef) {
     nplm__events_free(ev);
     return nplm__fail(NPLM_ENOMEM, "out of memory");
   }
+  memset(ev->coef, 0, (slots && nc ? slots * nc : 1) * sizeof *ev->coef);
   /* coefficients feature-major per block, like x: coef[(block * n_coef + c) * B + e];
      padding events keep zero coefficients */
   double *D = nplm__malloc_array(n && nc ? n * nc : 1, sizeof *D);
@@ -392,13 +393,14 @@ nplm_status_t nplm__test_fit(fit_ctx_t *c, const nplm__events_t *data, uint64_t 
   c->canceled = 0;
   c->trace_done = 0;
   c->delta_only = 0;
-  double *buf = nplm__malloc_array(c->n_tasks * c->slot_n + (size_t)threads * c->work_n + 3 * N +
-                                       (t->nuis ? t->nuis->n_cols : 0),
-                                   sizeof *buf);
+  /* the kernels' work areas first: aligned (work_n is a multiple of the vector width) */
+  double *buf = nplm__malloc_aligned((size_t)threads * c->work_n + c->n_tasks * c->slot_n + 3 * N +
+                                         (t->nuis ? t->nuis->n_cols : 0),
+                                     sizeof *buf);
   if (!buf) return nplm__fail(NPLM_ENOMEM, "out of memory");
-  c->slots = buf;
-  c->work = c->slots + c->n_tasks * c->slot_n;
-  double *lo = c->work + (size_t)threads * c->work_n, *hi = lo + N, *x = hi + N;
+  c->work = buf;
+  c->slots = c->work + (size_t)threads * c->work_n;
+  double *lo = c->slots + c->n_tasks * c->slot_n, *hi = lo + N, *x = hi + N;
   c->nu_mult = x + N;
 
   *clip = nplm__test_opt(t, NPLM_OPT_WEIGHT_CLIP);

@@ -2,6 +2,7 @@
 #include <criterion/criterion.h>
 #include <math.h>
 #include <stdatomic.h>
+#include <stdint.h>
 #include <string.h>
 
 #include "core/core.h"
@@ -168,6 +169,23 @@ Test(alloc, injected_failure_and_overflow) {
   cr_assert_eq(nplm__mul_size(1000, 1000, &out), 0);
   cr_assert_eq(out, 1000000u);
   cr_assert_null(nplm__malloc_array(SIZE_MAX / 4, 8));
+}
+
+/* Aligned allocations: every size lands on a 64-byte boundary (malloc's own large blocks sit
+ * 16 bytes off one), injected failures and size overflow give NULL. */
+Test(alloc, aligned_blocks) {
+  const size_t sizes[] = {0, 1, 7, 8, 100, 4096, 1u << 20, 3u << 20};
+  for (size_t i = 0; i < sizeof sizes / sizeof sizes[0]; i++) {
+    double *a = nplm__malloc_aligned(sizes[i], sizeof *a);
+    cr_assert_not_null(a);
+    cr_assert_eq((uintptr_t)a % NPLM__ALIGN, 0u, "size %zu at %p", sizes[i], (void *)a);
+    if (sizes[i]) a[sizes[i] - 1] = 1.0; /* the whole block is usable */
+    nplm__free(a);
+  }
+  nplm__alloc_fail_after(1);
+  cr_assert_null(nplm__malloc_aligned(16, 8));
+  nplm__alloc_fail_after(0);
+  cr_assert_null(nplm__malloc_aligned(SIZE_MAX / 4, 8));
 }
 
 Test(system, cpu_count_and_clock) {

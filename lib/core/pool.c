@@ -3,6 +3,7 @@
 #include <pthread.h>
 #include <sched.h>
 #include <stdatomic.h>
+#include <stdint.h>
 
 #if defined(__x86_64__) || defined(__i386__)
 #include <immintrin.h>
@@ -23,6 +24,15 @@ struct worker_arg {
   int index;
 };
 
+/* The tasks of one pass are cut into one contiguous range per thread; a thread takes its own
+ * range from the front and, when that is empty, takes what is left of the others' ranges. The
+ * same thread thus runs the same events pass after pass (they stay in its cache), the counters
+ * are not shared while every thread has work, and a thread that falls behind is helped. */
+struct range {
+  _Alignas(64) atomic_size_t next;
+  size_t end;
+};
+
 struct nplm__pool {
   int n_threads;
   pthread_t *threads;
@@ -31,17 +41,21 @@ struct nplm__pool {
   pthread_cond_t start;
   pthread_cond_t done;
   atomic_uint generation;
-  atomic_size_t next_task;
+  struct range *ranges; /* one per thread, in ranges_mem aligned to 64 bytes */
+  void *ranges_mem;
   atomic_int active;
   atomic_int stop;
-  size_t n_tasks;
   nplm__task_fn fn;
   void *ctx;
 };
 
 static void run_tasks(nplm__pool_t *p, int worker) {
-  size_t i;
-  while ((i = atomic_fetch_add(&p->next_task, 1)) < p->n_tasks) p->fn(p->ctx, i, worker);
+  for (int k = 0; k < p->n_threads; k++) {
+    struct range *r = &p->ranges[(worker + k) % p->n_threads];
+    size_t i;
+    while ((i = atomic_fetch_add_explicit(&r->next, 1, memory_order_relaxed)) < r->end)
+      p->fn(p->ctx, i, worker);
+  }
 }
 
 static void *worker_main(void *arg) {
@@ -80,7 +94,6 @@ nplm_status_t nplm__pool_create(int n_threads, nplm__pool_t **out) {
   if (!p) return nplm__fail(NPLM_ENOMEM, "thread pool: out of memory");
   p->n_threads = 1;
   atomic_init(&p->generation, 0);
-  atomic_init(&p->next_task, 0);
   atomic_init(&p->active, 0);
   atomic_init(&p->stop, 0);
   pthread_mutex_init(&p->lock, NULL);
@@ -89,10 +102,14 @@ nplm_status_t nplm__pool_create(int n_threads, nplm__pool_t **out) {
   if (n_threads > 1) {
     p->threads = nplm__calloc((size_t)n_threads, sizeof *p->threads);
     p->args = nplm__calloc((size_t)n_threads, sizeof *p->args);
-    if (!p->threads || !p->args) {
+    p->ranges_mem = nplm__calloc((size_t)n_threads + 1, sizeof *p->ranges);
+    if (!p->threads || !p->args || !p->ranges_mem) {
       nplm__pool_free(p);
       return nplm__fail(NPLM_ENOMEM, "thread pool: out of memory");
     }
+    uintptr_t a = (uintptr_t)p->ranges_mem;
+    p->ranges = (struct range *)((a + 63) & ~(uintptr_t)63);
+    for (int i = 0; i < n_threads; i++) atomic_init(&p->ranges[i].next, 0);
     for (int i = 1; i < n_threads; i++) {
       p->args[i].pool = p;
       p->args[i].index = i;
@@ -116,6 +133,7 @@ void nplm__pool_free(nplm__pool_t *p) {
   pthread_cond_destroy(&p->done);
   nplm__free(p->threads);
   nplm__free(p->args);
+  nplm__free(p->ranges_mem);
   nplm__free(p);
 }
 
@@ -128,8 +146,11 @@ void nplm__pool_run(nplm__pool_t *p, size_t n_tasks, nplm__task_fn fn, void *ctx
   }
   p->fn = fn;
   p->ctx = ctx;
-  p->n_tasks = n_tasks;
-  atomic_store(&p->next_task, 0);
+  const size_t T = (size_t)p->n_threads;
+  for (size_t w = 0; w < T; w++) {
+    atomic_store_explicit(&p->ranges[w].next, n_tasks * w / T, memory_order_relaxed);
+    p->ranges[w].end = n_tasks * (w + 1) / T;
+  }
   atomic_store(&p->active, p->n_threads - 1);
   pthread_mutex_lock(&p->lock);
   atomic_fetch_add(&p->generation, 1);

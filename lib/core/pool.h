@@ -1,6 +1,7 @@
-/* A small persistent thread pool: the caller plus (n - 1) workers take tasks 0..n_tasks-1 from
- * an atomic counter. Which thread runs a task never changes a result: tasks write to their own
- * slots and the caller reduces slots in task order. */
+/* A small persistent thread pool: the caller plus (n - 1) workers run tasks 0..n_tasks-1, each
+ * thread first its own contiguous range (the same range pass after pass, so its events stay in
+ * its cache), then what is left of the others'. Which thread runs a task never changes a
+ * result: tasks write to their own slots and the caller reduces slots in task order. */
 #ifndef NPLM_CORE_POOL_H
 #define NPLM_CORE_POOL_H
 

@@ -153,6 +153,44 @@ Test(pool, every_task_runs_exactly_once) {
   nplm__pool_free(NULL);
 }
 
+/* A thread stuck in one task: the others must take the rest of its range. The task that sees
+ * task 0 waits until every other task has run (or 10 s have passed), which can only end in time
+ * if the other threads run the remaining tasks of its own range too. */
+typedef struct {
+  atomic_int done;
+  atomic_int waited_out;
+  int n;
+} steal_ctx_t;
+
+static void steal_task(void *arg, size_t task, int worker) {
+  (void)worker;
+  steal_ctx_t *c = arg;
+  if (task == 0) {
+    double t0 = nplm__now();
+    while (atomic_load(&c->done) < c->n - 1)
+      if (nplm__now() - t0 > 10.0) {
+        atomic_store(&c->waited_out, 1);
+        break;
+      }
+  }
+  atomic_fetch_add(&c->done, 1);
+}
+
+Test(pool, idle_threads_take_over_a_stuck_threads_range) {
+  for (int threads = 2; threads <= 3; threads++) {
+    nplm__pool_t *p = NULL;
+    cr_assert_eq(nplm__pool_create(threads, &p), NPLM_OK);
+    steal_ctx_t c;
+    atomic_init(&c.done, 0);
+    atomic_init(&c.waited_out, 0);
+    c.n = 90;
+    nplm__pool_run(p, (size_t)c.n, steal_task, &c);
+    cr_assert_eq(atomic_load(&c.done), c.n);
+    cr_assert_eq(atomic_load(&c.waited_out), 0, "%d threads: nobody took the stuck range", threads);
+    nplm__pool_free(p);
+  }
+}
+
 Test(alloc, injected_failure_and_overflow) {
   nplm__alloc_fail_after(2);
   void *a = nplm__malloc(8);

@@ -96,7 +96,7 @@ int nplm__mlp_spec_init(nplm__mlp_spec_t *s, const size_t *units, size_t n_layer
 }
 
 size_t nplm__mlp_work_size(const nplm__mlp_spec_t *s) {
-  return 2 * s->act_total * NPLM__BLOCK;
+  return 2 * s->act_total * NPLM__BLOCK + NPLM__LANES * s->n_params;
 }
 
 /* The kernels' own exp (v8_exp) and sigmoid (v8_sigmoid), one lane, so that tests measure the

@@ -66,9 +66,10 @@ NPLM__VINLINE void forward_chunks(const nplm__mlp_spec_t *s, const double *param
 }
 
 /* Gradient of one layer over the block: gW[j][i] = sum_e D[j][e] A[i][e], gb[j] = sum_e D[j][e],
- * each sum in 8 lanes (lane = e mod 8, events in order) reduced by lane_sum. */
+ * each sum in 8 lanes (lane = e mod 8, events in order), the lanes of parameter p stored at
+ * lW[8 p] (lb for the biases) for block_gradient to reduce. */
 NPLM__VINLINE void layer_gradient(size_t nout, size_t nin, const double *D, const double *A,
-                                  double *gW, double *gb) {
+                                  double *lW, double *lb) {
   for (size_t j = 0; j < nout; j++) {
     const double *dj = D + j * B;
     size_t i = 0;
@@ -82,20 +83,20 @@ NPLM__VINLINE void layer_gradient(size_t nout, size_t nin, const double *D, cons
         s2 = v8_fma(d, v8_load(a2 + e), s2);
         s3 = v8_fma(d, v8_load(a3 + e), s3);
       }
-      gW[j * nin + i] = lane_sum(s0);
-      gW[j * nin + i + 1] = lane_sum(s1);
-      gW[j * nin + i + 2] = lane_sum(s2);
-      gW[j * nin + i + 3] = lane_sum(s3);
+      v8_store(lW + (j * nin + i) * L, s0);
+      v8_store(lW + (j * nin + i + 1) * L, s1);
+      v8_store(lW + (j * nin + i + 2) * L, s2);
+      v8_store(lW + (j * nin + i + 3) * L, s3);
     }
     for (; i < nin; i++) {
       const double *a0 = A + i * B;
       v8 s0 = v8_set1(0.0);
       for (size_t e = 0; e < B; e += L) s0 = v8_fma(v8_load(dj + e), v8_load(a0 + e), s0);
-      gW[j * nin + i] = lane_sum(s0);
+      v8_store(lW + (j * nin + i) * L, s0);
     }
     v8 sb = v8_set1(0.0);
     for (size_t e = 0; e < B; e += L) sb = v8_add(sb, v8_load(dj + e));
-    gb[j] = lane_sum(sb);
+    v8_store(lb + j * L, sb);
   }
 }
 
@@ -129,20 +130,30 @@ NPLM__VINLINE void backprop_group(const nplm__mlp_spec_t *s, const double *param
   }
 }
 
-/* The block's parameter gradient from the stored activations and deltas. */
+/* The block's parameter gradient from the stored activations and deltas: every parameter's 8
+ * lane sums into lanes (8 doubles per parameter), then reduced eight parameters at a time. */
 NPLM__VINLINE void block_gradient(const nplm__mlp_spec_t *s, const double *x, const double *act,
-                                  const double *delta, double *grad) {
+                                  const double *delta, double *lanes, double *grad) {
   size_t row = 0;
   const double *in = x;
   for (size_t l = 1; l < s->n_layers; l++) {
     const size_t nin = s->units[l - 1], nout = s->units[l];
-    layer_gradient(nout, nin, delta + row * B, in, grad + s->w_off[l], grad + s->b_off[l]);
+    layer_gradient(nout, nin, delta + row * B, in, lanes + s->w_off[l] * L,
+                   lanes + s->b_off[l] * L);
     in = act + row * B;
     row += nout;
   }
+  const size_t P = s->n_params;
+  size_t p = 0;
+  for (; p + L <= P; p += L) {
+    v8 v[L];
+    for (int k = 0; k < L; k++) v[k] = v8_load(lanes + (p + (size_t)k) * L);
+    v8_store(grad + p, v8_hsum8(v));
+  }
+  for (; p < P; p++) grad[p] = lane_sum(v8_load(lanes + p * L));
 }
 
-/* Work layout: [act: act_total rows of B][delta: act_total rows of B] */
+/* Work layout: [act: act_total rows of B][delta: act_total rows of B][lanes: 8 per parameter] */
 void ISA_FN(nplm__mlp_loss)(const nplm__mlp_spec_t *s, const double *params, const double *x,
                             const double *ca, const double *cb, const nplm__mlp_offset_t *off,
                             double *work, double *loss, double *grad) {
@@ -186,7 +197,7 @@ void ISA_FN(nplm__mlp_loss)(const nplm__mlp_spec_t *s, const double *params, con
   }
   *loss = lane_sum(lsum);
   for (size_t q = 0; q < nm; q++) off->moments[q] = lane_sum(macc[q]);
-  if (grad) block_gradient(s, x, act, delta, grad);
+  if (grad) block_gradient(s, x, act, delta, delta + R * B, grad);
 }
 
 void ISA_FN(nplm__mlp_forward)(const nplm__mlp_spec_t *s, const double *params, const double *x,
@@ -205,5 +216,5 @@ void ISA_FN(nplm__mlp_backprop)(const nplm__mlp_spec_t *s, const double *params,
     memcpy(delta + (R - 1) * B + g0, dldf + g0, NC * L * sizeof *delta);
     backprop_group(s, params, act, delta, g0);
   }
-  block_gradient(s, x, act, delta, grad);
+  block_gradient(s, x, act, delta, delta + R * B, grad);
 }

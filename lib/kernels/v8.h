@@ -57,6 +57,22 @@ NPLM__VINLINE v8 v8_scale_k16(v8 v, v8 h, v8 shift) {
   return _mm512_castsi512_pd(_mm512_add_epi64(_mm512_castpd_si512(v), k));
 }
 
+/* The lane sums of eight vectors, ((l0 + l1) + (l2 + l3)) + ((l4 + l5) + (l6 + l7)) of v[k] in
+   lane k, by three rounds of pairwise adds across the registers (21 operations): the same
+   tree, hence the same bits, as eight scalar sums. */
+NPLM__VINLINE v8 v8_hsum8(const v8 *v) {
+  __m512d t[4];
+  for (int k = 0; k < 4; k++) /* lanes (2i, 2i+1) of v[2k] and v[2k+1], interleaved */
+    t[k] = _mm512_add_pd(_mm512_unpacklo_pd(v[2 * k], v[2 * k + 1]),
+                         _mm512_unpackhi_pd(v[2 * k], v[2 * k + 1]));
+  __m512d q[2];
+  for (int k = 0; k < 2; k++) /* 128-bit blocks 0, 2 against 1, 3 */
+    q[k] = _mm512_add_pd(_mm512_shuffle_f64x2(t[2 * k], t[2 * k + 1], 0x88),
+                         _mm512_shuffle_f64x2(t[2 * k], t[2 * k + 1], 0xDD));
+  return _mm512_add_pd(_mm512_shuffle_f64x2(q[0], q[1], 0x88),
+                       _mm512_shuffle_f64x2(q[0], q[1], 0xDD));
+}
+
 #elif defined(NPLM__V8_AVX2)
 #include <immintrin.h>
 typedef struct {
@@ -234,6 +250,18 @@ NPLM__VINLINE v8 v8_scale_k16(v8 v, v8 h, v8 shift) {
     memcpy(&r.v[i], &vb, 8);
   }
   return r;
+}
+#endif
+
+#if !defined(NPLM__V8_AVX512)
+/* The lane sums of eight vectors (see the AVX-512 version), one tree per vector. */
+NPLM__VINLINE v8 v8_hsum8(const v8 *v) {
+  double a[8], r[8];
+  for (int k = 0; k < 8; k++) {
+    v8_store(a, v[k]);
+    r[k] = ((a[0] + a[1]) + (a[2] + a[3])) + ((a[4] + a[5]) + (a[6] + a[7]));
+  }
+  return v8_load(r);
 }
 #endif
 

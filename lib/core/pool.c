@@ -3,7 +3,6 @@
 #include <pthread.h>
 #include <sched.h>
 #include <stdatomic.h>
-#include <stdint.h>
 
 #if defined(__x86_64__) || defined(__i386__)
 #include <immintrin.h>
@@ -29,7 +28,7 @@ struct worker_arg {
  * same thread thus runs the same events pass after pass (they stay in its cache), the counters
  * are not shared while every thread has work, and a thread that falls behind is helped. */
 struct range {
-  _Alignas(64) atomic_size_t next;
+  _Alignas(NPLM__ALIGN) atomic_size_t next;
   size_t end;
 };
 
@@ -41,8 +40,7 @@ struct nplm__pool {
   pthread_cond_t start;
   pthread_cond_t done;
   atomic_uint generation;
-  struct range *ranges; /* one per thread, in ranges_mem aligned to 64 bytes */
-  void *ranges_mem;
+  struct range *ranges; /* one per thread, on 64-byte boundaries */
   atomic_int active;
   atomic_int stop;
   nplm__task_fn fn;
@@ -102,14 +100,15 @@ nplm_status_t nplm__pool_create(int n_threads, nplm__pool_t **out) {
   if (n_threads > 1) {
     p->threads = nplm__calloc((size_t)n_threads, sizeof *p->threads);
     p->args = nplm__calloc((size_t)n_threads, sizeof *p->args);
-    p->ranges_mem = nplm__calloc((size_t)n_threads + 1, sizeof *p->ranges);
-    if (!p->threads || !p->args || !p->ranges_mem) {
+    p->ranges = nplm__malloc_aligned((size_t)n_threads, sizeof *p->ranges);
+    if (!p->threads || !p->args || !p->ranges) {
       nplm__pool_free(p);
       return nplm__fail(NPLM_ENOMEM, "thread pool: out of memory");
     }
-    uintptr_t a = (uintptr_t)p->ranges_mem;
-    p->ranges = (struct range *)((a + 63) & ~(uintptr_t)63);
-    for (int i = 0; i < n_threads; i++) atomic_init(&p->ranges[i].next, 0);
+    for (int i = 0; i < n_threads; i++) {
+      atomic_init(&p->ranges[i].next, 0);
+      p->ranges[i].end = 0;
+    }
     for (int i = 1; i < n_threads; i++) {
       p->args[i].pool = p;
       p->args[i].index = i;
@@ -133,7 +132,7 @@ void nplm__pool_free(nplm__pool_t *p) {
   pthread_cond_destroy(&p->done);
   nplm__free(p->threads);
   nplm__free(p->args);
-  nplm__free(p->ranges_mem);
+  nplm__free(p->ranges);
   nplm__free(p);
 }
 

@@ -26,13 +26,6 @@ void ISA_FN(nplm__mlp_forward)(const nplm__mlp_spec_t *s, const double *params, 
 void ISA_FN(nplm__mlp_backprop)(const nplm__mlp_spec_t *s, const double *params, const double *x,
                                 const double *dldf, double *work, double *grad);
 
-/* Sum of the 8 lanes in a fixed tree order. */
-NPLM__VINLINE double lane_sum(v8 v) {
-  double a[L];
-  v8_store(a, v);
-  return ((a[0] + a[1]) + (a[2] + a[3])) + ((a[4] + a[5]) + (a[6] + a[7]));
-}
-
 /* Events moved through the layers together: NC chunks of 8, independent dependency chains
  * that keep the floating-point pipelines busy. */
 #define NC 8
@@ -150,7 +143,7 @@ NPLM__VINLINE void block_gradient(const nplm__mlp_spec_t *s, const double *x, co
     for (int k = 0; k < L; k++) v[k] = v8_load(lanes + (p + (size_t)k) * L);
     v8_store(grad + p, v8_hsum8(v));
   }
-  for (; p < P; p++) grad[p] = lane_sum(v8_load(lanes + p * L));
+  for (; p < P; p++) grad[p] = v8_lane_sum(v8_load(lanes + p * L));
 }
 
 /* Work layout: [act: act_total rows of B][delta: act_total rows of B][lanes: 8 per parameter] */
@@ -195,8 +188,8 @@ void ISA_FN(nplm__mlp_loss)(const nplm__mlp_spec_t *s, const double *params, con
     if (!grad) continue;
     backprop_group(s, params, act, delta, g0);
   }
-  *loss = lane_sum(lsum);
-  for (size_t q = 0; q < nm; q++) off->moments[q] = lane_sum(macc[q]);
+  *loss = v8_lane_sum(lsum);
+  for (size_t q = 0; q < nm; q++) off->moments[q] = v8_lane_sum(macc[q]);
   if (grad) block_gradient(s, x, act, delta, delta + R * B, grad);
 }
 

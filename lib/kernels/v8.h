@@ -253,14 +253,18 @@ NPLM__VINLINE v8 v8_scale_k16(v8 v, v8 h, v8 shift) {
 }
 #endif
 
+/* Sum of the 8 lanes in a fixed tree order: ((l0 + l1) + (l2 + l3)) + ((l4 + l5) + (l6 + l7)). */
+NPLM__VINLINE double v8_lane_sum(v8 v) {
+  double a[8];
+  v8_store(a, v);
+  return ((a[0] + a[1]) + (a[2] + a[3])) + ((a[4] + a[5]) + (a[6] + a[7]));
+}
+
 #if !defined(NPLM__V8_AVX512)
-/* The lane sums of eight vectors (see the AVX-512 version), one tree per vector. */
+/* The lane sums of eight vectors (see the AVX-512 version), one v8_lane_sum per vector. */
 NPLM__VINLINE v8 v8_hsum8(const v8 *v) {
-  double a[8], r[8];
-  for (int k = 0; k < 8; k++) {
-    v8_store(a, v[k]);
-    r[k] = ((a[0] + a[1]) + (a[2] + a[3])) + ((a[4] + a[5]) + (a[6] + a[7]));
-  }
+  double r[8];
+  for (int k = 0; k < 8; k++) r[k] = v8_lane_sum(v[k]);
   return v8_load(r);
 }
 #endif

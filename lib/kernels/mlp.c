@@ -110,3 +110,14 @@ double nplm__sigmoid(double z) {
   v8 y = v8_sigmoid(v8_set1(z));
   return y.v[0];
 }
+
+void nplm__sigmoid_group(const double *z, size_t n, double *out) {
+  double d[NPLM__SIG_GROUP * NPLM__LANES], prod[NPLM__SIG_GROUP * NPLM__LANES];
+  for (size_t q = 0; q < n; q++) {
+    const v8 dq = v8_sigmoid_denominator(v8_set1(z[q]));
+    v8_store(d + q * NPLM__LANES, dq);
+    v8_store(prod + q * NPLM__LANES, q ? v8_mul(v8_load(prod + (q - 1) * NPLM__LANES), dq) : dq);
+  }
+  v8_sigmoid_group(d, prod, n, NPLM__LANES);
+  for (size_t q = 0; q < n; q++) out[q] = d[q * NPLM__LANES];
+}

@@ -32,9 +32,13 @@ void ISA_FN(nplm__mlp_backprop)(const nplm__mlp_spec_t *s, const double *params,
 _Static_assert(B % (NC * L) == 0, "a block holds whole groups of chunks");
 
 /* Forward pass of the NC chunks at e0. Row r of act (layers 1.. stacked, hidden rows are sigmoid
- * outputs, the last row is f) holds event e at act[r * B + e]; x has feature stride B. */
+ * outputs, the last row is f) holds event e at act[r * B + e]; x has feature stride B. The
+ * hidden units of a layer go through the sigmoid in groups of NPLM__SIG_GROUP (v8_sigmoid_group),
+ * the running products of their denominators in the rows of scr (the delta rows of the same
+ * layer, overwritten later by the backward pass: its own columns only). */
 NPLM__VINLINE void forward_chunks(const nplm__mlp_spec_t *s, const double *params,
                                   const double *x, double *act, size_t e0) {
+  double *scr = act + s->act_total * B;
   const size_t nl = s->n_layers;
   const double *in = x;
   for (size_t l = 1; l < nl; l++) {
@@ -50,11 +54,26 @@ NPLM__VINLINE void forward_chunks(const nplm__mlp_spec_t *s, const double *param
         const v8 w = v8_set1(wj[i]);
         for (int c = 0; c < NC; c++) acc[c] = v8_fma(w, v8_load(in + i * B + e0 + (size_t)c * L), acc[c]);
       }
-      for (int c = 0; c < NC; c++)
-        v8_store(act + j * B + e0 + (size_t)c * L, hidden ? v8_sigmoid(acc[c]) : acc[c]);
+      if (!hidden) {
+        for (int c = 0; c < NC; c++) v8_store(act + j * B + e0 + (size_t)c * L, acc[c]);
+        continue;
+      }
+      const size_t jg = j % NPLM__SIG_GROUP; /* place in its group */
+      for (int c = 0; c < NC; c++) {
+        const size_t o = j * B + e0 + (size_t)c * L;
+        const v8 d = v8_sigmoid_denominator(acc[c]);
+        v8_store(act + o, d);
+        v8_store(scr + o, jg == 0 ? d : v8_mul(v8_load(scr + o - B), d));
+      }
+      if (jg == NPLM__SIG_GROUP - 1 || j + 1 == nout) {
+        const size_t o = (j - jg) * B + e0;
+        for (int c = 0; c < NC; c++)
+          v8_sigmoid_group(act + o + (size_t)c * L, scr + o + (size_t)c * L, jg + 1, B);
+      }
     }
     in = act;
     act += nout * B;
+    scr += nout * B;
   }
 }
 

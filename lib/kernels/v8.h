@@ -338,13 +338,39 @@ NPLM__VINLINE v8 v8_exp_minus(v8 z) {
   return v8_fnma(s, v8_mul(x, q), s);                                   /* s (1 + r g(r)) */
 }
 
-/* Logistic sigmoid 1 / (1 + e^-z) with z clamped to [-700, 700] first: beyond the clamp
- * (|sigmoid - limit| < 1e-304) it is the value at the clamp. Below 3 ulp. */
-NPLM__VINLINE v8 v8_sigmoid(v8 z) {
-  const v8 one = v8_set1(1.0);
-  v8 zc = v8_min(v8_set1(700.0), v8_max(v8_set1(-700.0), z));
-  return v8_div(one, v8_add(one, v8_exp_minus(zc)));
+/* Logistic sigmoids 1 / d, d = 1 + e^-z, are computed in groups of up to NPLM__SIG_GROUP
+ * values (the hidden units of one event) that share one division: with running products
+ * p_q = d_0 ... d_q, r = 1 / p_(n-1), then from q = n-1 down to 1: 1/d_q = r p_(q-1) and r <- r d_q;
+ * 1/d_0 = r (simultaneous inversion: one division and 3 (n - 1) multiplications for n
+ * sigmoids). The division is the slowest vector operation (one per 16 cycles); in a group of
+ * n a sigmoid goes through up to 2 (n - 1) more roundings (bound 3 + 2 (n - 1) ulp, worst seen
+ * 6.3 ulp for n = 5; tests/unit/test_kernels.c). z is
+ * clamped to [NPLM__SIG_ZLO, 700] so that a product of NPLM__SIG_GROUP denominators stays
+ * below DBL_MAX ((1 + e^140)^5 < 1e305); below the clamp the sigmoid keeps its value at the
+ * clamp (< 1.6e-61), above it is 1. */
+#define NPLM__SIG_GROUP 5
+#define NPLM__SIG_ZLO (-140.0)
+
+/* d = 1 + e^-z with z clamped to [NPLM__SIG_ZLO, 700] (NaN propagates). */
+NPLM__VINLINE v8 v8_sigmoid_denominator(v8 z) {
+  const v8 zc = v8_min(v8_set1(700.0), v8_max(v8_set1(NPLM__SIG_ZLO), z));
+  return v8_add(v8_set1(1.0), v8_exp_minus(zc));
 }
+
+/* The n (1 .. NPLM__SIG_GROUP) sigmoids of a group in place: d[q * stride] holds d_q on entry
+ * and 1 / d_q on return, prod[q * stride] the running product d_0 ... d_q (prod[0] = d_0). */
+NPLM__VINLINE void v8_sigmoid_group(double *d, const double *prod, size_t n, size_t stride) {
+  v8 r = v8_div(v8_set1(1.0), v8_load(prod + (n - 1) * stride));
+  for (size_t q = n - 1; q > 0; q--) {
+    const v8 dq = v8_load(d + q * stride);
+    v8_store(d + q * stride, v8_mul(r, v8_load(prod + (q - 1) * stride)));
+    r = v8_mul(r, dq);
+  }
+  v8_store(d, r);
+}
+
+/* One sigmoid alone (a group of one): 1 / (1 + e^-z), z clamped as above. Below 3 ulp. */
+NPLM__VINLINE v8 v8_sigmoid(v8 z) { return v8_div(v8_set1(1.0), v8_sigmoid_denominator(z)); }
 
 /* e^-s for s >= 0 (Gaussian kernels), by v8_exp_minus; results below e^-708 (subnormal,
  * < 3.3e-308) are returned as 0. */

@@ -2,7 +2,7 @@
  * of 1000000 Exp(1) events (seed 2), N(R0) = 2000, 1-4-1 network, as in tune_clip_1d (same
  * seed, same toys). Prints one JSON line per toy, so that shards run one after another (or on
  * several machines) can be concatenated into one calibration.
- * Usage: null_1d [--optimizer lbfgsb|adam] [--clip C] [--first K] [--toys N] [--epochs E]
+ * Usage: null_1d [--optimizer lbfgsb|adam|adam-lbfgsb] [--clip C] [--first K] [--toys N] [--epochs E]
  *                [--seed S] [--threads T] */
 #include <stdio.h>
 #include <stdlib.h>
@@ -20,7 +20,9 @@ int main(int argc, char **argv) {
   for (int i = 1; i + 1 < argc; i += 2) {
     const char *k = argv[i], *v = argv[i + 1];
     if (strcmp(k, "--optimizer") == 0)
-      optimizer = strcmp(v, "adam") == 0 ? NPLM_OPTIMIZER_ADAM : NPLM_OPTIMIZER_LBFGSB;
+      optimizer = strcmp(v, "adam") == 0          ? NPLM_OPTIMIZER_ADAM
+                  : strcmp(v, "adam-lbfgsb") == 0 ? NPLM_OPTIMIZER_ADAM_LBFGSB
+                                                  : NPLM_OPTIMIZER_LBFGSB;
     else if (strcmp(k, "--clip") == 0) clip = atof(v);
     else if (strcmp(k, "--first") == 0) first = atol(v);
     else if (strcmp(k, "--toys") == 0) toys = (size_t)atol(v);
@@ -61,7 +63,11 @@ int main(int argc, char **argv) {
   for (size_t k = 0; k < toys; k++)
     printf("{\"toy\":%ld,\"t\":%.6f,\"optimizer\":\"%s\",\"clip\":%g,\"epochs\":%ld,"
            "\"seed\":%llu}\n",
-           first + (long)k, t_null[k], optimizer == NPLM_OPTIMIZER_ADAM ? "adam" : "lbfgsb", clip,
+           first + (long)k, t_null[k],
+           optimizer == NPLM_OPTIMIZER_ADAM          ? "adam"
+           : optimizer == NPLM_OPTIMIZER_ADAM_LBFGSB ? "adam-lbfgsb"
+                                                     : "lbfgsb",
+           clip,
            epochs, seed);
   nplm_test_free(t);
   nplm_model_free(m);

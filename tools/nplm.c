@@ -178,7 +178,8 @@ static const char *COMMON_HELP =
     "  --n-expected N         N(R0), the expected number of events under the reference\n"
     "  --model SPEC           mlp:1,4,1 (layer sizes) or kernel:M,SIGMA,LAMBDA (M 0 = sqrt(n))\n"
     "  --clip C               weight clip of an MLP (default 9; inf = none)\n"
-    "  --optimizer NAME       adam (300000 epochs, the published recipe) or lbfgsb (default)\n"
+    "  --optimizer NAME       adam (300000 epochs, the published recipe), lbfgsb (default) or\n"
+    "                         adam-lbfgsb (--epochs of Adam, then L-BFGS-B from its end)\n"
     "  --epochs N             Adam epochs\n"
     "  --max-iterations N     L-BFGS-B iteration limit (default 20000)\n"
     "  --seed S               seed of the initialisation / centres (default 0)\n"
@@ -317,8 +318,9 @@ static int setup(args_t *a, setup_t *s, const char *what) {
   const char *opt = get(a, "optimizer");
   int optimizer = NPLM_OPTIMIZER_LBFGSB;
   if (opt && strcmp(opt, "adam") == 0) optimizer = NPLM_OPTIMIZER_ADAM;
+  else if (opt && strcmp(opt, "adam-lbfgsb") == 0) optimizer = NPLM_OPTIMIZER_ADAM_LBFGSB;
   else if (opt && strcmp(opt, "lbfgsb") != 0)
-    return die("--optimizer: '%s' is neither adam nor lbfgsb", opt);
+    return die("--optimizer: '%s' is none of adam, lbfgsb, adam-lbfgsb", opt);
   s->optimizer = optimizer;
   if (nplm_test_create(&s->test, s->model, s->nu) ||
       nplm_test_set_reference(s->test, s->ref.x, s->ref.n, s->ref.d,
@@ -347,6 +349,12 @@ static FILE *open_json(args_t *a, const char **path) {
   return f;
 }
 
+static const char *optimizer_name(int optimizer) {
+  return optimizer == NPLM_OPTIMIZER_ADAM          ? "adam"
+         : optimizer == NPLM_OPTIMIZER_ADAM_LBFGSB ? "adam-lbfgsb"
+                                                   : "lbfgsb";
+}
+
 /* The seed, and the options a calibration's t values depend on (nplm merge compares them). */
 static void json_common(FILE *f, const setup_t *s) {
   fprintf(f, "\"seed\": %llu, \"options\": {\"library_version\": \"%s\", \"model\": \"%s\", "
@@ -354,7 +362,7 @@ static void json_common(FILE *f, const setup_t *s) {
              "\"n_reference\": %zu, \"features\": %zu, \"nuisances\": %zu, \"seed\": %llu, "
              "\"max_iterations\": %lld, \"standardize\": %s, \"aux\": %s, \"toy_aux\": \"%s\"}",
           s->seed, nplm_version_string(), s->model_spec, jd(s->clip),
-          s->optimizer == NPLM_OPTIMIZER_ADAM ? "adam" : "lbfgsb", s->epochs, jd(s->n_expected),
+          optimizer_name(s->optimizer), s->epochs, jd(s->n_expected),
           s->ref.n, s->ref.d, nplm_nuisance_count(s->nu), s->seed, s->max_iterations,
           s->standardize ? "true" : "false", s->aux_json, s->draw_aux ? "draw" : "fixed");
 }

@@ -39,8 +39,8 @@ typedef enum nplm_option {
                                       online cores. Results do not depend on it. */
   NPLM_OPT_SEED = 2,             /**< int >= 0; root of every random stream (initialisation);
                                       default 0. */
-  NPLM_OPT_OPTIMIZER = 100,      /**< int: ::NPLM_OPTIMIZER_ADAM (default) or
-                                      ::NPLM_OPTIMIZER_LBFGSB. */
+  NPLM_OPT_OPTIMIZER = 100,      /**< int: ::NPLM_OPTIMIZER_ADAM (default),
+                                      ::NPLM_OPTIMIZER_LBFGSB or ::NPLM_OPTIMIZER_ADAM_LBFGSB. */
   NPLM_OPT_EPOCHS = 101,         /**< int 1 .. 1e9; Adam full-batch steps; default 300000. */
   NPLM_OPT_LEARNING_RATE = 102,  /**< double > 0, <= 10; Adam learning rate; default 1e-3. */
   NPLM_OPT_INIT = 103,           /**< int: ::NPLM_INIT_RANDOM (default, Glorot-uniform from the
@@ -48,8 +48,9 @@ typedef enum nplm_option {
                                       of the model given to nplm_test_create()). */
   NPLM_OPT_CLIP_BIASES = 104,    /**< int 0 or 1; also clip the biases to [-c, c]; default 0. */
   NPLM_OPT_PATIENCE = 105,       /**< int 0 .. 1e9; record t in the history every this many
-                                      epochs (Adam) or iterations (L-BFGS-B); 0 = no history;
-                                      default 1000. */
+                                      epochs (Adam) or iterations (L-BFGS-B; after Adam in
+                                      ::NPLM_OPTIMIZER_ADAM_LBFGSB, counted on from the last
+                                      epoch); 0 = no history; default 1000. */
   NPLM_OPT_MAX_ITERATIONS = 106, /**< int 1 .. 1e9; L-BFGS-B iteration limit; default 20000. */
   NPLM_OPT_TOLERANCE = 107,      /**< double >= 0, < 1; L-BFGS-B stops when the relative decrease
                                       of the loss over one iteration, (L_old - L_new) /
@@ -109,11 +110,18 @@ enum nplm_toy_aux {
 /** Values of ::NPLM_OPT_OPTIMIZER. */
 enum nplm_optimizer {
   NPLM_OPTIMIZER_ADAM = 0,  /**< Full-batch Adam, Keras form, fixed epoch count (the anchors'). */
-  NPLM_OPTIMIZER_LBFGSB = 1 /**< Projected quasi-Newton on the clip box (L-BFGS-B style): a
+  NPLM_OPTIMIZER_LBFGSB = 1, /**< Projected quasi-Newton on the clip box (L-BFGS-B style): a
                                  dense BFGS model, refreshed by a finite-difference Hessian
                                  when its steps keep failing, or limited-memory pairs
                                  (::NPLM_OPT_LBFGS_MEMORY); stops on ::NPLM_OPT_TOLERANCE or
                                  ::NPLM_OPT_GRADIENT_TOLERANCE. */
+  NPLM_OPTIMIZER_ADAM_LBFGSB = 2 /**< ::NPLM_OPT_EPOCHS Adam epochs, then L-BFGS-B from Adam's
+                                 end point: the minimum Adam's trajectory leads to, without
+                                 the slow end of its descent (on the 1D benchmark, 30000
+                                 epochs and the polish give the t of 300000 epochs; see
+                                 bench/RESULTS.md). Results and status as for L-BFGS-B;
+                                 ::NPLM_RESULT_ITERATIONS and ::NPLM_RESULT_EVALUATIONS count
+                                 both phases. @since 0.1 */
 };
 
 /** Values of ::NPLM_OPT_KERNEL_SOLVER. */
@@ -141,7 +149,8 @@ enum nplm_bias_init {
 typedef enum nplm_result {
   NPLM_RESULT_T = 1,             /**< t = -2 L at the final parameters. */
   NPLM_RESULT_LOSS = 2,          /**< L at the final parameters (= -t/2). */
-  NPLM_RESULT_ITERATIONS = 3,    /**< Adam epochs or L-BFGS-B iterations done (kernel models:
+  NPLM_RESULT_ITERATIONS = 3,    /**< Adam epochs or L-BFGS-B iterations done (both, summed,
+                                      for ::NPLM_OPTIMIZER_ADAM_LBFGSB; kernel models:
                                       conjugate-gradient iterations, 0 for the direct solver). */
   NPLM_RESULT_CONVERGED = 4,     /**< 1 if the stopping tolerance was met, else 0. */
   NPLM_RESULT_SECONDS = 5,       /**< Wall-clock seconds of the fit. */

@@ -9,7 +9,7 @@
 const nplm__option_info_t nplm__options[NPLM__N_OPTIONS] = {
     {NPLM_OPT_THREADS, "threads", I, 0, 1024, 0},
     {NPLM_OPT_SEED, "seed", I, 0, 9007199254740992.0, 0},
-    {NPLM_OPT_OPTIMIZER, "optimizer", I, 0, 1, NPLM_OPTIMIZER_ADAM},
+    {NPLM_OPT_OPTIMIZER, "optimizer", I, 0, 2, NPLM_OPTIMIZER_ADAM},
     {NPLM_OPT_EPOCHS, "epochs", I, 1, 1e9, 300000},
     {NPLM_OPT_LEARNING_RATE, "learning_rate", D, 0x1p-1074, 10, 1e-3},
     {NPLM_OPT_INIT, "init", I, 0, 1, NPLM_INIT_RANDOM},

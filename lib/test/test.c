@@ -296,6 +296,10 @@ static int monitor(void *arg, int64_t step, double f) {
     c->canceled = 1;
     return 1;
   }
+  if (c->step_offset > 0) { /* a second phase: its start is the first phase's end, seen */
+    if (step == 0) return 0;
+    step += c->step_offset;
+  }
   if (c->trace && c->patience > 0 && step > 0 && step % c->patience == 0) {
     size_t i = (size_t)(step / c->patience) - 1;
     if (i < c->trace_len) {
@@ -351,22 +355,32 @@ static nplm_status_t optimise(fit_ctx_t *c, size_t n, double *params, const doub
                               const double *hi, nplm__optim_report_t *rep) {
   const nplm_test_t *t = c->t;
   const double gtol = nplm__test_opt(t, NPLM_OPT_GRADIENT_TOLERANCE) * t->n_expected;
-  if (c->delta_only || (int)nplm__test_opt(t, NPLM_OPT_OPTIMIZER) == NPLM_OPTIMIZER_LBFGSB) {
-    /* Delta (nu alone, a few parameters) always uses the quasi-Newton method */
-    nplm__lbfgsb_opts_t o = {(int64_t)nplm__test_opt(t, NPLM_OPT_MAX_ITERATIONS),
-                             nplm__test_opt(t, NPLM_OPT_TOLERANCE), gtol,
-                             (int)nplm__test_opt(t, NPLM_OPT_LBFGS_MEMORY)};
-    if (o.memory == 0 && n > DENSE_QN_MAX_PARAMS) o.memory = 20;
-    c->total = o.max_iter;
-    return nplm__lbfgsb(n, params, lo, hi, objective, monitor, c, &o, rep);
+  const int which = c->delta_only ? NPLM_OPTIMIZER_LBFGSB /* Delta: nu alone, a few parameters */
+                                  : (int)nplm__test_opt(t, NPLM_OPT_OPTIMIZER);
+  nplm__lbfgsb_opts_t ql = {(int64_t)nplm__test_opt(t, NPLM_OPT_MAX_ITERATIONS),
+                            nplm__test_opt(t, NPLM_OPT_TOLERANCE), gtol,
+                            (int)nplm__test_opt(t, NPLM_OPT_LBFGS_MEMORY)};
+  if (ql.memory == 0 && n > DENSE_QN_MAX_PARAMS) ql.memory = 20;
+  if (which == NPLM_OPTIMIZER_LBFGSB) {
+    c->total = ql.max_iter;
+    return nplm__lbfgsb(n, params, lo, hi, objective, monitor, c, &ql, rep);
   }
   nplm__adam_opts_t o = {(int64_t)nplm__test_opt(t, NPLM_OPT_EPOCHS),
                          nplm__test_opt(t, NPLM_OPT_LEARNING_RATE),
                          nplm__test_opt(t, NPLM_OPT_ADAM_BETA1),
                          nplm__test_opt(t, NPLM_OPT_ADAM_BETA2),
                          nplm__test_opt(t, NPLM_OPT_ADAM_EPSILON), gtol};
-  c->total = o.epochs;
-  return nplm__adam(n, params, lo, hi, objective, monitor, c, &o, rep);
+  c->total = o.epochs + (which == NPLM_OPTIMIZER_ADAM_LBFGSB ? ql.max_iter : 0);
+  nplm_status_t s = nplm__adam(n, params, lo, hi, objective, monitor, c, &o, rep);
+  if (s != NPLM_OK || which != NPLM_OPTIMIZER_ADAM_LBFGSB) return s;
+  /* L-BFGS-B from Adam's end point; the report covers both phases */
+  const nplm__optim_report_t adam = *rep;
+  c->step_offset = adam.iterations;
+  s = nplm__lbfgsb(n, params, lo, hi, objective, monitor, c, &ql, rep);
+  c->step_offset = 0;
+  rep->iterations += adam.iterations;
+  rep->evaluations += adam.evaluations;
+  return s;
 }
 
 /* One fit on the handle's reference and the given data, from the Glorot start of stream
@@ -393,6 +407,7 @@ nplm_status_t nplm__test_fit(fit_ctx_t *c, const nplm__events_t *data, uint64_t 
   c->canceled = 0;
   c->trace_done = 0;
   c->delta_only = 0;
+  c->step_offset = 0;
   /* the kernels' work areas first: aligned (work_n is a multiple of the vector width) */
   double *buf = nplm__malloc_aligned((size_t)threads * c->work_n + c->n_tasks * c->slot_n + 3 * N +
                                          (t->nuis ? t->nuis->n_cols : 0),
@@ -538,7 +553,7 @@ nplm_status_t nplm_test_run(nplm_test_t *t, const double *x, size_t n, size_t d,
   }
   if (s == NPLM_ENOCONV)
     nplm__fail(NPLM_ENOCONV, "%s: L-BFGS-B reached %lld iterations before its tolerance", fn,
-               (long long)rep.iterations);
+               (long long)nplm__test_opt(t, NPLM_OPT_MAX_ITERATIONS));
 store:
   nplm_model_free(t->fitted);
   t->fitted = fitted;

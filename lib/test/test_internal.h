@@ -98,6 +98,7 @@ struct nplm__fit_ctx {
   int want_grad;
   /* monitoring */
   int64_t patience, total;
+  int64_t step_offset; /* steps of an earlier phase (Adam before L-BFGS-B), added to the step */
   double t0, last_progress;
   nplm_status_t hist_status;
   int canceled;

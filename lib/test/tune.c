@@ -124,8 +124,8 @@ nplm_status_t nplm_test_tune_clip(nplm_test_t *t, const double *pool_x, size_t p
   s.user = user;
   s.best_gap = INFINITY;
   s.every = (int64_t)nplm__test_opt(t, NPLM_OPT_PATIENCE);
-  int64_t steps_max = (int)nplm__test_opt(t, NPLM_OPT_OPTIMIZER) == NPLM_OPTIMIZER_ADAM
-                          ? (int64_t)nplm__test_opt(t, NPLM_OPT_EPOCHS)
+  int64_t steps_max = (int)nplm__test_opt(t, NPLM_OPT_OPTIMIZER) != NPLM_OPTIMIZER_LBFGSB
+                          ? (int64_t)nplm__test_opt(t, NPLM_OPT_EPOCHS) /* the Adam phase */
                           : (int64_t)nplm__test_opt(t, NPLM_OPT_MAX_ITERATIONS);
   s.n_check = s.every > 0 ? (size_t)(steps_max / s.every) : 0;
   if (s.n_check > 1000) s.n_check = 1000;

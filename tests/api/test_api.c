@@ -226,6 +226,76 @@ Test(lbfgsb, converges_with_t_nonnegative_and_consistent_with_f) {
   nplm_model_free(family);
 }
 
+/* NPLM_OPTIMIZER_ADAM_LBFGSB is, bit for bit, an Adam run of NPLM_OPT_EPOCHS followed by an
+ * L-BFGS-B run started from Adam's end point (NPLM_INIT_FROM_MODEL); its iterations and passes
+ * are the sums of both, its history runs on from Adam's epochs into L-BFGS-B's iterations. */
+Test(lbfgsb, after_adam_is_adam_then_a_polish_from_its_end) {
+  sample_t smp = make_1d(5, 20000, 520, 0.04);
+  const size_t layers[] = {1, 4, 1};
+  const int64_t E = 400;
+  nplm_model_t *family = NULL, *start = NULL;
+  nplm_test_t *t = make_test(&smp, layers, 3, 9.0, &family), *tp = NULL;
+  cr_assert_eq(nplm_test_set_int(t, NPLM_OPT_SEED, 3), NPLM_OK);
+  cr_assert_eq(nplm_test_set_int(t, NPLM_OPT_EPOCHS, E), NPLM_OK);
+  cr_assert_eq(nplm_test_set_int(t, NPLM_OPT_PATIENCE, 100), NPLM_OK);
+  double th, ih, eh, ch, ta, ia, ea, tl, il, el, cl, pa[13], ph[13], pl[13];
+  /* the hybrid */
+  cr_assert_eq(nplm_test_set_int(t, NPLM_OPT_OPTIMIZER, NPLM_OPTIMIZER_ADAM_LBFGSB), NPLM_OK);
+  cr_assert_eq(nplm_test_run(t, smp.data, smp.n_data, 1, NULL, &th), NPLM_OK);
+  cr_assert_eq(nplm_test_result(t, NPLM_RESULT_ITERATIONS, &ih), NPLM_OK);
+  cr_assert_eq(nplm_test_result(t, NPLM_RESULT_EVALUATIONS, &eh), NPLM_OK);
+  cr_assert_eq(nplm_test_result(t, NPLM_RESULT_CONVERGED, &ch), NPLM_OK);
+  const nplm_model_t *f = NULL;
+  cr_assert_eq(nplm_test_fitted_model(t, &f), NPLM_OK);
+  cr_assert_eq(nplm_model_get_params(f, ph, 13), NPLM_OK);
+  size_t hn = 0;
+  cr_assert_eq(nplm_test_history(t, NULL, NULL, 0, &hn), NPLM_OK);
+  int64_t he[256];
+  double ht[256];
+  cr_assert(hn > 4 && hn <= 256, "%zu history entries", hn);
+  cr_assert_eq(nplm_test_history(t, he, ht, 256, &hn), NPLM_OK);
+  /* the same two phases by hand */
+  cr_assert_eq(nplm_test_set_int(t, NPLM_OPT_OPTIMIZER, NPLM_OPTIMIZER_ADAM), NPLM_OK);
+  cr_assert_eq(nplm_test_run(t, smp.data, smp.n_data, 1, NULL, &ta), NPLM_OK);
+  cr_assert_eq(nplm_test_result(t, NPLM_RESULT_ITERATIONS, &ia), NPLM_OK);
+  cr_assert_eq(nplm_test_result(t, NPLM_RESULT_EVALUATIONS, &ea), NPLM_OK);
+  cr_assert_eq(nplm_test_fitted_model(t, &f), NPLM_OK);
+  cr_assert_eq(nplm_model_get_params(f, pa, 13), NPLM_OK);
+  cr_assert_eq(nplm_model_create_mlp(&start, layers, 3, 9.0), NPLM_OK);
+  cr_assert_eq(nplm_model_set_params(start, pa, 13), NPLM_OK);
+  cr_assert_eq(nplm_test_create(&tp, start, NULL), NPLM_OK);
+  cr_assert_eq(nplm_test_set_reference(tp, smp.ref, smp.n_ref, 1, NULL, 500.0), NPLM_OK);
+  cr_assert_eq(nplm_test_set_int(tp, NPLM_OPT_OPTIMIZER, NPLM_OPTIMIZER_LBFGSB), NPLM_OK);
+  cr_assert_eq(nplm_test_set_int(tp, NPLM_OPT_INIT, NPLM_INIT_FROM_MODEL), NPLM_OK);
+  cr_assert_eq(nplm_test_run(tp, smp.data, smp.n_data, 1, NULL, &tl), NPLM_OK);
+  cr_assert_eq(nplm_test_result(tp, NPLM_RESULT_ITERATIONS, &il), NPLM_OK);
+  cr_assert_eq(nplm_test_result(tp, NPLM_RESULT_EVALUATIONS, &el), NPLM_OK);
+  cr_assert_eq(nplm_test_result(tp, NPLM_RESULT_CONVERGED, &cl), NPLM_OK);
+  cr_assert_eq(nplm_test_fitted_model(tp, &f), NPLM_OK);
+  cr_assert_eq(nplm_model_get_params(f, pl, 13), NPLM_OK);
+
+  cr_assert(memcmp(&th, &tl, sizeof th) == 0, "t %.17g vs %.17g", th, tl);
+  cr_assert(memcmp(ph, pl, sizeof ph) == 0, "fitted parameters differ");
+  cr_assert_eq(ia, (double)E);
+  cr_assert(il > 0);
+  cr_assert_eq(ih, ia + il);
+  cr_assert_eq(eh, ea + el);
+  cr_assert_eq(ch, cl);
+  cr_assert_eq(ch, 1.0);
+  cr_assert(th >= ta, "the polish lowers the loss: t %g after, %g before", th, ta);
+  /* history: Adam's epochs 100 .. 400, then 400 + L-BFGS-B iterations, ending at the result */
+  for (size_t i = 0; i < 4; i++) cr_assert_eq(he[i], (int64_t)(100 * (i + 1)));
+  for (size_t i = 1; i < hn; i++) cr_assert(he[i] > he[i - 1], "history step %zu", i);
+  cr_assert_eq(he[hn - 1], (int64_t)ih);
+  cr_assert_eq(ht[hn - 1], th);
+  if (hn > 5) cr_assert_eq(he[4], E + 100);
+  free_sample(&smp);
+  nplm_test_free(t);
+  nplm_test_free(tp);
+  nplm_model_free(family);
+  nplm_model_free(start);
+}
+
 static void fit_params(nplm_test_t *t, const sample_t *smp, int threads, double *tv, double *p,
                        size_t P) {
   cr_assert_eq(nplm_test_set_int(t, NPLM_OPT_THREADS, threads), NPLM_OK);
@@ -245,7 +315,7 @@ Test(determinism, bit_identical_for_any_thread_count) {
   cr_assert_eq(nplm_test_set_int(t, NPLM_OPT_EPOCHS, 200), NPLM_OK);
   cr_assert_eq(nplm_test_set_int(t, NPLM_OPT_SEED, 99), NPLM_OK);
   cr_assert_eq(nplm_test_set_int(t, NPLM_OPT_MAX_ITERATIONS, 150), NPLM_OK);
-  for (int opt = 0; opt < 2; opt++) {
+  for (int opt = 0; opt < 3; opt++) { /* Adam, L-BFGS-B, Adam then L-BFGS-B */
     cr_assert_eq(nplm_test_set_int(t, NPLM_OPT_OPTIMIZER, opt), NPLM_OK);
     double t1, tk, p1[64], pk[64];
     fit_params(t, &smp, 1, &t1, p1, P);

@@ -52,6 +52,24 @@ def test_t_equals_the_c_api_and_the_command(samples):
     assert iters > 0 and t_py > 0
 
 
+def test_adam_then_lbfgsb_matches_the_command(samples):
+    d, ref, data = samples
+    with nplm.Model.mlp([1, 4, 1], clip=9.0) as m, nplm.Test(m) as t:
+        t.set_reference(ref, n_expected=100.0)
+        t.set_option("optimizer", nplm.OPTIMIZER_ADAM_LBFGSB)
+        t.set_option("epochs", 300)
+        t_hyb, iters = t.run(data), t.result("iterations")
+        t.set_option("optimizer", nplm.OPTIMIZER_ADAM)
+        t_adam = t.run(data)
+    assert iters > 300 and t_hyb >= t_adam
+    out = d / "hyb.json"
+    subprocess.check_call([EXE, "run", "--reference", str(d / "ref.npy"), "--data",
+                           str(d / "data.npy"), "--n-expected", "100", "--optimizer",
+                           "adam-lbfgsb", "--epochs", "300", "--json", str(out)],
+                          stdout=subprocess.DEVNULL)
+    assert json.load(open(out))["t"] == t_hyb
+
+
 def test_errors_carry_the_library_message(samples):
     _, ref, _ = samples
     with pytest.raises(nplm.NplmInvalid, match="output layer"):

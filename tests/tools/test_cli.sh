@@ -198,6 +198,19 @@ assert all(t == u - v for t, u, v in zip(d["t_null"], d["tau_null"], d["delta_nu
 assert len(d["nu_delta_null"]) == 3 and all(len(v) == 2 for v in d["nu_delta_null"]), d
 PYEOF
 
+# Adam then L-BFGS-B: recorded in the calibration's options, and t at least Adam's alone
+"$NPLM" calibrate --reference ref.npy --pool pool.npy --n-expected 100 --toys 2 --seed 9 \
+  --optimizer adam-lbfgsb --epochs 200 --json hyb.json > /dev/null
+"$NPLM" calibrate --reference ref.npy --pool pool.npy --n-expected 100 --toys 2 --seed 9 \
+  --optimizer adam --epochs 200 --json adam.json > /dev/null
+"$PY" - <<'PYEOF' || fail "calibrate --optimizer adam-lbfgsb"
+import json
+h, a = json.load(open("hyb.json")), json.load(open("adam.json"))
+assert h["options"]["optimizer"] == "adam-lbfgsb", h["options"]
+assert a["options"]["optimizer"] == "adam", a["options"]
+assert all(x >= y for x, y in zip(h["t_null"], a["t_null"])), (h["t_null"], a["t_null"])
+PYEOF
+
 # bad input: one line on stderr, non-zero exit, nothing on stdout
 check_bad() {
   want=$1; shift
@@ -213,6 +226,8 @@ check_bad 1 run --reference missing.npy --data data.csv --n-expected 100
 grep -q missing.npy bad.err || fail "the error does not name the file"
 check_bad 2 run --reference ref.npy --data data.csv --n-expected 100 --no-such-flag 3
 check_bad 1 run --reference ref.npy --data data.csv --n-expected abc
+check_bad 1 run --reference ref.npy --data data.csv --n-expected 100 --optimizer sgd
+grep -q "adam-lbfgsb" bad.err || fail "--optimizer sgd: the choices are not named"
 check_bad 1 run --reference ref.npy --data data.csv --n-expected 100 --model mlp:2,4,1
 check_bad 1 run --reference ref.npy --data data.csv --n-expected 100 --model tree:3
 printf 'x\n1\nfoo\n' > broken.csv

@@ -276,6 +276,7 @@ class Nuisance(_Handle):
 
 OPTIMIZER_ADAM = 0
 OPTIMIZER_LBFGSB = 1
+OPTIMIZER_ADAM_LBFGSB = 2
 _OPTIONS = {}
 for _k in list(range(1, 3)) + list(range(100, 115)) + list(range(200, 208)) + [300, 301]:
     _n = _optname(_k)

@@ -49,12 +49,13 @@ NPLM__VINLINE v8 v8_table16(const double *tab, v8 h) {
   return _mm512_permutex2var_pd(_mm512_loadu_pd(tab), _mm512_castpd_si512(h),
                                 _mm512_loadu_pd(tab + 8));
 }
-/* v 2^m for h = shift + k, m = floor(k / 16): m added to the exponent bits of v (normal v and
-   result) */
-NPLM__VINLINE v8 v8_scale_k16(v8 v, v8 h, v8 shift) {
-  __m512i k = _mm512_sub_epi64(_mm512_castpd_si512(h), _mm512_castpd_si512(shift));
-  k = _mm512_andnot_si512(_mm512_set1_epi64(0xFLL << 48), _mm512_slli_epi64(k, 48));
-  return _mm512_castsi512_pd(_mm512_add_epi64(_mm512_castpd_si512(v), k));
+/* v 2^m for h = shift + k ulps of shift and k16 = k / 16 (exact), m = floor(k16): one vscalefpd,
+   exact for normal v and result, the same bits as the integer exponent arithmetic of the other
+   paths */
+NPLM__VINLINE v8 v8_scale_k16(v8 v, v8 h, v8 shift, v8 k16) {
+  (void)h;
+  (void)shift;
+  return _mm512_scalef_pd(v, k16);
 }
 
 /* The lane sums of eight vectors, ((l0 + l1) + (l2 + l3)) + ((l4 + l5) + (l6 + l7)) of v[k] in
@@ -158,7 +159,10 @@ NPLM__VINLINE __m256d scale_k16_half(__m256d v, __m256d h, __m256d shift) {
   k = _mm256_andnot_si256(_mm256_set1_epi64x(0xFLL << 48), _mm256_slli_epi64(k, 48));
   return _mm256_castsi256_pd(_mm256_add_epi64(_mm256_castpd_si256(v), k));
 }
-NPLM__VINLINE v8 v8_scale_k16(v8 v, v8 h, v8 shift) {
+/* v 2^m for h = shift + k ulps of shift, m = floor(k / 16): m added to the exponent bits of v
+   (normal v and result); k16 = k / 16 is for the AVX-512 version */
+NPLM__VINLINE v8 v8_scale_k16(v8 v, v8 h, v8 shift, v8 k16) {
+  (void)k16;
   v8 r = {scale_k16_half(v.lo, h.lo, shift.lo), scale_k16_half(v.hi, h.hi, shift.hi)};
   return r;
 }
@@ -239,7 +243,8 @@ NPLM__VINLINE v8 v8_table16(const double *tab, v8 h) {
   }
   return r;
 }
-NPLM__VINLINE v8 v8_scale_k16(v8 v, v8 h, v8 shift) {
+NPLM__VINLINE v8 v8_scale_k16(v8 v, v8 h, v8 shift, v8 k16) {
+  (void)k16;
   v8 r;
   for (int i = 0; i < 8; i++) {
     uint64_t hb, sb, vb;
@@ -321,12 +326,14 @@ static const double nplm__exp2_16th[16] = {
  * 1.4e-17 with the rounded coefficients; Chebyshev fit in mpmath). About 1.5 ulp; 11 vector
  * operations and a table selection, where the degree-11 exp (v8_exp) needs 17. */
 NPLM__VINLINE v8 v8_exp_minus(v8 z) {
-  const v8 shift = v8_set1(0x1.8p52);
-  v8 t = v8_fma(z, v8_set1(-0x1.71547652b82fep+4), shift); /* shift + round(-16 z / ln2) */
-  v8 k = v8_sub(t, shift);
-  /* x = z + k ln2/16 = -r (ln2/16 in two parts: k * hi is exact for |k| < 2^20) */
-  v8 x = v8_fma(k, v8_set1(0x1.62e42fef00000p-5), z);
-  x = v8_fma(k, v8_set1(0x1.473de6af278edp-38), x);
+  /* t = shift + round(-16 z / ln2) / 16: the shift's ulp is 1/16, so t counts k = round(-16 z /
+   * ln2) in ulps (its low 4 bits select the table entry) and k16 = t - shift = k / 16 exactly */
+  const v8 shift = v8_set1(0x1.8p48);
+  v8 t = v8_fma(z, v8_set1(-0x1.71547652b82fep+0), shift);
+  v8 k16 = v8_sub(t, shift);
+  /* x = z + k ln2/16 = -r (ln2 in two parts: k16 * hi is exact for |k| < 2^20) */
+  v8 x = v8_fma(k16, v8_set1(0x1.62e42fef00000p-1), z);
+  x = v8_fma(k16, v8_set1(0x1.473de6af278edp-34), x);
   /* g(-x) by Horner: odd coefficients change sign */
   v8 q = v8_set1(-0x1.6c17ed4cc4834p-10);
   q = v8_fma(q, x, v8_set1(0x1.11123cf1dba3ap-7));
@@ -334,7 +341,7 @@ NPLM__VINLINE v8 v8_exp_minus(v8 z) {
   q = v8_fma(q, x, v8_set1(0x1.555555547d378p-3));
   q = v8_fma(q, x, v8_set1(-0x1.0000000000001p-1));
   q = v8_fma(q, x, v8_set1(0x1.0000000000003p+0));
-  const v8 s = v8_scale_k16(v8_table16(nplm__exp2_16th, t), t, shift); /* 2^(k/16) */
+  const v8 s = v8_scale_k16(v8_table16(nplm__exp2_16th, t), t, shift, k16); /* 2^(k/16) */
   return v8_fnma(s, v8_mul(x, q), s);                                   /* s (1 + r g(r)) */
 }
 

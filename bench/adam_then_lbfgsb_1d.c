@@ -5,7 +5,7 @@
  * the long run) and L-BFGS-B continues from x_E. Prints one JSON line per (toy, E): Adam's t
  * after E epochs and the t, iterations and seconds of the L-BFGS-B polish.
  * Usage: adam_then_lbfgsb_1d [--toys K] [--first k0] [--threads N] [--clip C]
- *                            [--epochs E1,E2,...] */
+ *                            [--epochs E1,E2,...] [--lr LR (Adam's learning rate, 1e-3)] */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -32,13 +32,14 @@ static int run(nplm_test_t *t, int optimizer, int init, const double *x, size_t 
 
 int main(int argc, char **argv) {
   int toys = 1, first = 0, threads = 1, ne = 0;
-  double clip = 9.0;
+  double clip = 9.0, lr = 1e-3;
   long es[MAX_E];
   for (int i = 1; i + 1 < argc; i += 2) {
     if (strcmp(argv[i], "--toys") == 0) toys = atoi(argv[i + 1]);
     else if (strcmp(argv[i], "--first") == 0) first = atoi(argv[i + 1]);
     else if (strcmp(argv[i], "--threads") == 0) threads = atoi(argv[i + 1]);
     else if (strcmp(argv[i], "--clip") == 0) clip = atof(argv[i + 1]);
+    else if (strcmp(argv[i], "--lr") == 0) lr = atof(argv[i + 1]);
     else if (strcmp(argv[i], "--epochs") == 0) {
       for (char *p = argv[i + 1]; *p && ne < MAX_E;) {
         es[ne++] = strtol(p, &p, 10);
@@ -57,7 +58,8 @@ int main(int argc, char **argv) {
   const size_t layers[] = {1, 4, 1};
   if (bench1d_test(ref, clip, threads, &m, &t) != NPLM_OK ||
       nplm_model_create_mlp(&start, layers, 3, clip) != NPLM_OK ||
-      nplm_test_set_int(t, NPLM_OPT_PATIENCE, 0)) {
+      nplm_test_set_int(t, NPLM_OPT_PATIENCE, 0) ||
+      nplm_test_set_double(t, NPLM_OPT_LEARNING_RATE, lr)) {
     fprintf(stderr, "adam_then_lbfgsb_1d: %s\n", nplm_last_error());
     return 1;
   }
@@ -85,9 +87,9 @@ int main(int argc, char **argv) {
       }
       nplm_test_free(tp);
       tp = NULL;
-      printf("{\"toy\":%d,\"n_data\":%zu,\"clip\":%g,\"epochs\":%ld,\"t_adam\":%.6f,"
+      printf("{\"toy\":%d,\"n_data\":%zu,\"clip\":%g,\"lr\":%g,\"epochs\":%ld,\"t_adam\":%.6f,"
              "\"adam_s\":%.2f,\"t_polished\":%.6f,\"polish_iterations\":%.0f,\"polish_s\":%.2f}\n",
-             k, n, clip, es[j], ta, sa, tl, il, sl);
+             k, n, clip, lr, es[j], ta, sa, tl, il, sl);
       fflush(stdout);
     }
   }

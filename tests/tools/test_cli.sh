@@ -161,6 +161,18 @@ d = json.load(open("nu.json"))
 assert len(d["nu_tau"]) == 2 and len(d["nu_delta"]) == 2, d
 assert abs(d["t"] - (d["tau"] - d["delta"])) < 1e-9 * max(1, abs(d["tau"])), d
 PYEOF
+# with nuisances, Adam then L-BFGS-B: the same Delta (always L-BFGS-B), tau at least Adam's
+for o in adam adam-lbfgsb; do
+  "$NPLM" run --reference ref.npy --data data.csv --n-expected 100 --nuisance scale.nuis \
+    --aux 0=0.01 --optimizer $o --epochs 300 --json nu_$o.json > /dev/null
+done
+"$PY" - <<'PYEOF' || fail "run --nuisance --optimizer adam-lbfgsb"
+import json
+a, h = json.load(open("nu_adam.json")), json.load(open("nu_adam-lbfgsb.json"))
+assert h["delta"] == a["delta"], (h["delta"], a["delta"])
+assert h["tau"] >= a["tau"], (h["tau"], a["tau"])
+assert abs(h["t"] - (h["tau"] - h["delta"])) < 1e-9 * max(1, abs(h["tau"])), h
+PYEOF
 # a second shape nuisance appended to the module: indices 0 (scale), 1 (norm), 2 (new shape)
 "$NPLM" nuisance-learn --nominal nom.npy --varied vm.npy@-0.2,vp.npy@0.2 --sigma 0.05 --order 1 \
   --iterations 100 --add-to scale.nuis --out two.nuis > learn2.txt

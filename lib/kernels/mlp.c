@@ -99,8 +99,8 @@ size_t nplm__mlp_work_size(const nplm__mlp_spec_t *s) {
   return 2 * s->act_total * NPLM__BLOCK + NPLM__LANES * s->n_params;
 }
 
-/* The kernels' own exp (v8_exp) and sigmoid (v8_sigmoid), one lane, so that tests measure the
- * code the kernels run. */
+/* The kernels' own exp (v8_exp_fast, the loss's) and sigmoid (v8_sigmoid), one lane, so that
+ * tests measure the code the kernels run. */
 double nplm__exp(double x) {
   v8 y = v8_exp_fast(v8_set1(x));
   return y.v[0];

@@ -106,6 +106,8 @@ double nplm__exp(double x) {
   return y.v[0];
 }
 
+void nplm__exp_lanes(const double *x, double *y) { v8_store(y, v8_exp_fast(v8_load(x))); }
+
 double nplm__sigmoid(double z) {
   v8 y = v8_sigmoid(v8_set1(z));
   return y.v[0];

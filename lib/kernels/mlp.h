@@ -75,6 +75,8 @@ const nplm__mlp_kernels_t *nplm__mlp_kernels_by_name(const char *name);
 
 /* The kernels' exp on one value (overflow +inf, underflow 0, NaN propagates; < 2 ulp), for tests. */
 double nplm__exp(double x);
+/* The same on 8 lanes at once (the loss's vectors), for tests. */
+void nplm__exp_lanes(const double *x, double *y);
 /* The kernels' sigmoid on one value (z clamped to [-140, 700]; < 3 ulp), for tests. */
 double nplm__sigmoid(double z);
 /* The kernels' sigmoids of one group of n (1 .. 5) hidden units of an event, sharing one

@@ -159,6 +159,28 @@ Test(exp, special_values) {
   }
 }
 
+/* A vector of the loss's exp with lanes inside and outside the table's range: each lane is the
+ * value that lane alone gets (nplm__exp), bit for bit, whatever its neighbours. */
+Test(exp, lanes_do_not_depend_on_their_neighbours) {
+  const double out[] = {-745.0, -720.0, -708.5, 700.5, 709.0, 800.0, INFINITY, -INFINITY, NAN};
+  for (int i = 0; i < 2000; i++) {
+    double x[8], y[8];
+    for (int l = 0; l < 8; l++)
+      x[l] = (i + l) % 3 == 0 ? out[(size_t)(i * 7 + l) % 9] : -700.0 + 1400.0 * urand();
+    if (i % 5 == 0) x[i % 8] = -708.0 + 1408.0 * urand(); /* some vectors wholly in range */
+    nplm__exp_lanes(x, y);
+    for (int l = 0; l < 8; l++) {
+      const double one = nplm__exp(x[l]);
+      cr_assert(memcmp(&one, &y[l], sizeof one) == 0 || (isnan(one) && isnan(y[l])),
+                "x = %.17g: %.17g in a vector, %.17g alone", x[l], y[l], one);
+    }
+  }
+  double x[8] = {1.0, 2.0, 3.0, 4.0, 5.0, 6.0, 7.0, 710.0}, y[8]; /* one lane overflows */
+  nplm__exp_lanes(x, y);
+  cr_assert(isinf(y[7]) && y[7] > 0);
+  for (int l = 0; l < 7; l++) cr_assert(fabs(y[l] - exp(x[l])) <= 2 * (nextafter(exp(x[l]), INFINITY) - exp(x[l])));
+}
+
 /* got against 1 / (1 + e^-z) in long double (64-bit mantissa on x86-64), in ulp. */
 static double sigmoid_ulps_of(double got, double z) {
   long double want = 1.0L / (1.0L + expl(-(long double)z));

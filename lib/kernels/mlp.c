@@ -115,11 +115,7 @@ double nplm__sigmoid(double z) {
 
 void nplm__sigmoid_group(const double *z, size_t n, double *out) {
   double d[NPLM__SIG_GROUP * NPLM__LANES], prod[NPLM__SIG_GROUP * NPLM__LANES];
-  for (size_t q = 0; q < n; q++) {
-    const v8 dq = v8_sigmoid_denominator(v8_set1(z[q]));
-    v8_store(d + q * NPLM__LANES, dq);
-    v8_store(prod + q * NPLM__LANES, q ? v8_mul(v8_load(prod + (q - 1) * NPLM__LANES), dq) : dq);
-  }
+  for (size_t q = 0; q < n; q++) v8_sigmoid_push(d, prod, q, NPLM__LANES, v8_set1(z[q]));
   v8_sigmoid_group(d, prod, n, NPLM__LANES);
   for (size_t q = 0; q < n; q++) out[q] = d[q * NPLM__LANES];
 }

@@ -58,18 +58,13 @@ NPLM__VINLINE void forward_chunks(const nplm__mlp_spec_t *s, const double *param
         for (int c = 0; c < NC; c++) v8_store(act + j * B + e0 + (size_t)c * L, acc[c]);
         continue;
       }
-      const size_t jg = j % NPLM__SIG_GROUP; /* place in its group */
-      for (int c = 0; c < NC; c++) {
-        const size_t o = j * B + e0 + (size_t)c * L;
-        const v8 d = v8_sigmoid_denominator(acc[c]);
-        v8_store(act + o, d);
-        v8_store(scr + o, jg == 0 ? d : v8_mul(v8_load(scr + o - B), d));
-      }
-      if (jg == NPLM__SIG_GROUP - 1 || j + 1 == nout) {
-        const size_t o = (j - jg) * B + e0;
+      const size_t jg = j % NPLM__SIG_GROUP;  /* place in its group */
+      const size_t og = (j - jg) * B + e0;     /* the group's first row */
+      for (int c = 0; c < NC; c++)
+        v8_sigmoid_push(act + og + (size_t)c * L, scr + og + (size_t)c * L, jg, B, acc[c]);
+      if (jg == NPLM__SIG_GROUP - 1 || j + 1 == nout)
         for (int c = 0; c < NC; c++)
-          v8_sigmoid_group(act + o + (size_t)c * L, scr + o + (size_t)c * L, jg + 1, B);
-      }
+          v8_sigmoid_group(act + og + (size_t)c * L, scr + og + (size_t)c * L, jg + 1, B);
     }
     in = act;
     act += nout * B;

@@ -380,6 +380,13 @@ NPLM__VINLINE v8 v8_sigmoid_denominator(v8 z) {
   return v8_add(v8_set1(1.0), v8_exp_minus(zc));
 }
 
+/* Member q of a group: d[q * stride] = d_q = 1 + e^-z, prod[q * stride] = d_0 ... d_q. */
+NPLM__VINLINE void v8_sigmoid_push(double *d, double *prod, size_t q, size_t stride, v8 z) {
+  const v8 dq = v8_sigmoid_denominator(z);
+  v8_store(d + q * stride, dq);
+  v8_store(prod + q * stride, q ? v8_mul(v8_load(prod + (q - 1) * stride), dq) : dq);
+}
+
 /* The n (1 .. NPLM__SIG_GROUP) sigmoids of a group in place: d[q * stride] holds d_q on entry
  * and 1 / d_q on return, prod[q * stride] the running product d_0 ... d_q (prod[0] = d_0). */
 NPLM__VINLINE void v8_sigmoid_group(double *d, const double *prod, size_t n, size_t stride) {

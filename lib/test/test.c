@@ -122,12 +122,13 @@ nplm_status_t nplm__test_pack(const nplm_test_t *t, nplm__events_t *ev, const do
   if (s != NPLM_OK || !t->nuis) return s;
   const size_t slots = ev->n_blocks * NPLM__BLOCK, nc = t->nuis->n_cols;
   ev->n_coef = nc;
-  ev->coef = nplm__malloc_aligned(slots && nc ? slots * nc : 1, sizeof *ev->coef);
+  const size_t n_cells = slots && nc ? slots * nc : 1;
+  ev->coef = nplm__malloc_aligned(n_cells, sizeof *ev->coef);
   if (!ev->coef) {
     nplm__events_free(ev);
     return nplm__fail(NPLM_ENOMEM, "out of memory");
   }
-  memset(ev->coef, 0, (slots && nc ? slots * nc : 1) * sizeof *ev->coef);
+  memset(ev->coef, 0, n_cells * sizeof *ev->coef);
   /* coefficients feature-major per block, like x: coef[(block * n_coef + c) * B + e];
      padding events keep zero coefficients */
   double *D = nplm__malloc_array(n && nc ? n * nc : 1, sizeof *D);

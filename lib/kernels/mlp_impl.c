@@ -74,36 +74,48 @@ NPLM__VINLINE void forward_chunks(const nplm__mlp_spec_t *s, const double *param
 
 /* Gradient of one layer over the block: gW[j][i] = sum_e D[j][e] A[i][e], gb[j] = sum_e D[j][e],
  * each sum in 8 lanes (lane = e mod 8, events in order), the lanes of parameter p stored at
- * lW[8 p] (lb for the biases) for block_gradient to reduce. */
+ * lW[8 p] (lb for the biases) for block_gradient to reduce. Tiles of JT rows by IT columns keep
+ * JT (IT + 1) independent sums in registers, each row of D and column of A loaded once per
+ * chunk. */
+NPLM__VINLINE void grad_tile(size_t nin, const double *D, const double *A, double *lW, double *lb,
+                             size_t j0, size_t i0, size_t JT, size_t IT, int with_bias) {
+  v8 s[3][6], sb[3];
+  for (size_t a = 0; a < JT; a++) {
+    sb[a] = v8_set1(0.0);
+    for (size_t b = 0; b < IT; b++) s[a][b] = sb[a];
+  }
+  for (size_t e = 0; e < B; e += L) {
+    v8 av[6], dv[3];
+    for (size_t b = 0; b < IT; b++) av[b] = v8_load(A + (i0 + b) * B + e);
+    for (size_t a = 0; a < JT; a++) {
+      dv[a] = v8_load(D + (j0 + a) * B + e);
+      for (size_t b = 0; b < IT; b++) s[a][b] = v8_fma(dv[a], av[b], s[a][b]);
+      if (with_bias) sb[a] = v8_add(sb[a], dv[a]);
+    }
+  }
+  for (size_t a = 0; a < JT; a++) {
+    for (size_t b = 0; b < IT; b++) v8_store(lW + ((j0 + a) * nin + i0 + b) * L, s[a][b]);
+    if (with_bias) v8_store(lb + (j0 + a) * L, sb[a]);
+  }
+}
+
+#define GT_CASE(jt, it)                                                      \
+  case (jt) * 8 + (it):                                                      \
+    grad_tile(nin, D, A, lW, lb, j, i, (jt), (it), i == 0);                  \
+    break;
+
 NPLM__VINLINE void layer_gradient(size_t nout, size_t nin, const double *D, const double *A,
                                   double *lW, double *lb) {
-  for (size_t j = 0; j < nout; j++) {
-    const double *dj = D + j * B;
-    size_t i = 0;
-    for (; i + 4 <= nin; i += 4) {
-      const double *a0 = A + i * B, *a1 = a0 + B, *a2 = a1 + B, *a3 = a2 + B;
-      v8 s0 = v8_set1(0.0), s1 = s0, s2 = s0, s3 = s0;
-      for (size_t e = 0; e < B; e += L) {
-        const v8 d = v8_load(dj + e);
-        s0 = v8_fma(d, v8_load(a0 + e), s0);
-        s1 = v8_fma(d, v8_load(a1 + e), s1);
-        s2 = v8_fma(d, v8_load(a2 + e), s2);
-        s3 = v8_fma(d, v8_load(a3 + e), s3);
+  for (size_t j = 0; j < nout; j += 3) {
+    const size_t jt = nout - j < 3 ? nout - j : 3;
+    for (size_t i = 0; i < nin; i += 5) {
+      const size_t it = nin - i < 5 ? nin - i : 5;
+      switch (jt * 8 + it) {
+        GT_CASE(1, 1) GT_CASE(1, 2) GT_CASE(1, 3) GT_CASE(1, 4) GT_CASE(1, 5)
+        GT_CASE(2, 1) GT_CASE(2, 2) GT_CASE(2, 3) GT_CASE(2, 4) GT_CASE(2, 5)
+        GT_CASE(3, 1) GT_CASE(3, 2) GT_CASE(3, 3) GT_CASE(3, 4) GT_CASE(3, 5)
       }
-      v8_store(lW + (j * nin + i) * L, s0);
-      v8_store(lW + (j * nin + i + 1) * L, s1);
-      v8_store(lW + (j * nin + i + 2) * L, s2);
-      v8_store(lW + (j * nin + i + 3) * L, s3);
     }
-    for (; i < nin; i++) {
-      const double *a0 = A + i * B;
-      v8 s0 = v8_set1(0.0);
-      for (size_t e = 0; e < B; e += L) s0 = v8_fma(v8_load(dj + e), v8_load(a0 + e), s0);
-      v8_store(lW + (j * nin + i) * L, s0);
-    }
-    v8 sb = v8_set1(0.0);
-    for (size_t e = 0; e < B; e += L) sb = v8_add(sb, v8_load(dj + e));
-    v8_store(lb + j * L, sb);
   }
 }
 

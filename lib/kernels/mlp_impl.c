@@ -77,15 +77,17 @@ NPLM__VINLINE void forward_chunks(const nplm__mlp_spec_t *s, const double *param
  * lW[8 p] (lb for the biases) for block_gradient to reduce. Tiles of JT rows by IT columns keep
  * JT (IT + 1) independent sums in registers, each row of D and column of A loaded once per
  * chunk. */
+#define GT_ROWS 3 /* tile rows (units of the layer) */
+#define GT_COLS 5 /* tile columns (inputs of the layer) */
 NPLM__VINLINE void grad_tile(size_t nin, const double *D, const double *A, double *lW, double *lb,
                              size_t j0, size_t i0, size_t JT, size_t IT, int with_bias) {
-  v8 s[3][6], sb[3];
+  v8 s[GT_ROWS][GT_COLS], sb[GT_ROWS];
   for (size_t a = 0; a < JT; a++) {
     sb[a] = v8_set1(0.0);
     for (size_t b = 0; b < IT; b++) s[a][b] = sb[a];
   }
   for (size_t e = 0; e < B; e += L) {
-    v8 av[6], dv[3];
+    v8 av[GT_COLS], dv[GT_ROWS];
     for (size_t b = 0; b < IT; b++) av[b] = v8_load(A + (i0 + b) * B + e);
     for (size_t a = 0; a < JT; a++) {
       dv[a] = v8_load(D + (j0 + a) * B + e);
@@ -99,6 +101,7 @@ NPLM__VINLINE void grad_tile(size_t nin, const double *D, const double *A, doubl
   }
 }
 
+/* Each tile size its own inlined copy: constant bounds keep the sums in registers. */
 #define GT_CASE(jt, it)                                                      \
   case (jt) * 8 + (it):                                                      \
     grad_tile(nin, D, A, lW, lb, j, i, (jt), (it), i == 0);                  \
@@ -106,10 +109,11 @@ NPLM__VINLINE void grad_tile(size_t nin, const double *D, const double *A, doubl
 
 NPLM__VINLINE void layer_gradient(size_t nout, size_t nin, const double *D, const double *A,
                                   double *lW, double *lb) {
-  for (size_t j = 0; j < nout; j += 3) {
-    const size_t jt = nout - j < 3 ? nout - j : 3;
-    for (size_t i = 0; i < nin; i += 5) {
-      const size_t it = nin - i < 5 ? nin - i : 5;
+  _Static_assert(GT_ROWS == 3 && GT_COLS == 5, "the cases below cover 1..3 x 1..5 tiles");
+  for (size_t j = 0; j < nout; j += GT_ROWS) {
+    const size_t jt = nout - j < GT_ROWS ? nout - j : GT_ROWS;
+    for (size_t i = 0; i < nin; i += GT_COLS) {
+      const size_t it = nin - i < GT_COLS ? nin - i : GT_COLS;
       switch (jt * 8 + it) {
         GT_CASE(1, 1) GT_CASE(1, 2) GT_CASE(1, 3) GT_CASE(1, 4) GT_CASE(1, 5)
         GT_CASE(2, 1) GT_CASE(2, 2) GT_CASE(2, 3) GT_CASE(2, 4) GT_CASE(2, 5)
@@ -118,6 +122,7 @@ NPLM__VINLINE void layer_gradient(size_t nout, size_t nin, const double *D, cons
     }
   }
 }
+#undef GT_CASE
 
 /* Backward through the layers for the group of NC chunks at g0: delta_{l-1} =
  * (W_l^T delta_l) s (1 - s), s (1 - s) as s - s^2 in one fma, from the output row of delta

@@ -3,7 +3,7 @@
  * seed, same toys). Prints one JSON line per toy, so that shards run one after another (or on
  * several machines) can be concatenated into one calibration.
  * Usage: null_1d [--optimizer lbfgsb|adam|adam-lbfgsb] [--clip C] [--first K] [--toys N] [--epochs E]
- *                [--seed S] [--threads T] */
+ *                [--seed S] [--threads T] [--starts K] */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -12,7 +12,7 @@
 #include "nplm/nplm.h"
 
 int main(int argc, char **argv) {
-  int optimizer = NPLM_OPTIMIZER_ADAM, threads = 0;
+  int optimizer = NPLM_OPTIMIZER_ADAM, threads = 0, starts = 1;
   size_t toys = 2;
   long epochs = 300000, first = 0;
   double clip = 9.0;
@@ -29,6 +29,7 @@ int main(int argc, char **argv) {
     else if (strcmp(k, "--epochs") == 0) epochs = atol(v);
     else if (strcmp(k, "--seed") == 0) seed = strtoull(v, NULL, 10);
     else if (strcmp(k, "--threads") == 0) threads = atoi(v);
+    else if (strcmp(k, "--starts") == 0) starts = atoi(v);
     else {
       fprintf(stderr, "null_1d: unknown flag %s\n", k);
       return 2;
@@ -51,7 +52,8 @@ int main(int argc, char **argv) {
       (s = nplm_test_set_int(t, NPLM_OPT_EPOCHS, epochs)) ||
       (s = nplm_test_set_int(t, NPLM_OPT_PATIENCE, 0)) ||
       (s = nplm_test_set_int(t, NPLM_OPT_TOY_OFFSET, first)) ||
-      (s = nplm_test_set_int(t, NPLM_OPT_THREADS, threads))) {
+      (s = nplm_test_set_int(t, NPLM_OPT_THREADS, threads)) ||
+      (s = nplm_test_set_int(t, NPLM_OPT_STARTS, starts))) {
     fprintf(stderr, "null_1d: %s\n", nplm_last_error());
     return 1;
   }
@@ -62,13 +64,13 @@ int main(int argc, char **argv) {
   }
   for (size_t k = 0; k < toys; k++)
     printf("{\"toy\":%ld,\"t\":%.6f,\"optimizer\":\"%s\",\"clip\":%g,\"epochs\":%ld,"
-           "\"seed\":%llu}\n",
+           "\"seed\":%llu,\"starts\":%d}\n",
            first + (long)k, t_null[k],
            optimizer == NPLM_OPTIMIZER_ADAM          ? "adam"
            : optimizer == NPLM_OPTIMIZER_ADAM_LBFGSB ? "adam-lbfgsb"
                                                      : "lbfgsb",
            clip,
-           epochs, seed);
+           epochs, seed, starts);
   nplm_test_free(t);
   nplm_model_free(m);
   free(ref);

@@ -182,6 +182,7 @@ static const char *COMMON_HELP =
     "                         adam-lbfgsb (--epochs of Adam, then L-BFGS-B from its end)\n"
     "  --epochs N             Adam epochs\n"
     "  --max-iterations N     L-BFGS-B iteration limit (default 20000)\n"
+    "  --starts K             MLP: fit from K starts, keep the lowest loss (default 1)\n"
     "  --seed S               seed of the initialisation / centres (default 0)\n"
     "  --threads T            worker threads (0 = all cores, the default)\n"
     "  --standardize          kernel models: standardise the inputs on the reference\n"
@@ -202,6 +203,7 @@ typedef struct setup {
   long long epochs;
   int optimizer;
   long long max_iterations; /* 0: the library's default */
+  long long starts;
   int standardize, draw_aux;
   char aux_json[512]; /* the --aux values as a JSON list of [J, V] pairs */
   progress_t progress;
@@ -294,8 +296,10 @@ static int setup(args_t *a, setup_t *s, const char *what) {
       opt_long(a, "epochs", 1, 1000000000, 300000, &epochs) ||
       opt_long(a, "seed", 0, (1LL << 53), 0, &seed))
     return 1;
-  long long max_it = 0;
-  if (opt_long(a, "max-iterations", 0, 1000000000, 0, &max_it)) return 1;
+  long long max_it = 0, starts = 1;
+  if (opt_long(a, "max-iterations", 0, 1000000000, 0, &max_it) ||
+      opt_long(a, "starts", 1, 1000, 1, &starts))
+    return 1;
   if ((v = get(a, "model"))) spec = v;
   const char *cl = get(a, "clip");
   if (cl && strcmp(cl, "inf") == 0) clip = INFINITY;
@@ -314,6 +318,7 @@ static int setup(args_t *a, setup_t *s, const char *what) {
   const char *nf = get(a, "nuisance");
   if (nf && nplm_nuisance_load(&s->nu, nf)) return die("%s", nplm_last_error());
   s->max_iterations = max_it;
+  s->starts = starts;
   s->standardize = get(a, "standardize") != NULL;
   const char *opt = get(a, "optimizer");
   int optimizer = NPLM_OPTIMIZER_LBFGSB;
@@ -330,6 +335,7 @@ static int setup(args_t *a, setup_t *s, const char *what) {
       nplm_test_set_int(s->test, NPLM_OPT_THREADS, threads) ||
       nplm_test_set_int(s->test, NPLM_OPT_SEED, seed) ||
       (max_it > 0 && nplm_test_set_int(s->test, NPLM_OPT_MAX_ITERATIONS, max_it)) ||
+      nplm_test_set_int(s->test, NPLM_OPT_STARTS, starts) ||
       (s->standardize && nplm_test_set_int(s->test, NPLM_OPT_STANDARDIZE, 1)))
     return die("%s", nplm_last_error());
   if (set_aux_values(a, s)) return 1;
@@ -360,10 +366,11 @@ static void json_common(FILE *f, const setup_t *s) {
   fprintf(f, "\"seed\": %llu, \"options\": {\"library_version\": \"%s\", \"model\": \"%s\", "
              "\"clip\": %s, \"optimizer\": \"%s\", \"epochs\": %lld, \"n_expected\": %s, "
              "\"n_reference\": %zu, \"features\": %zu, \"nuisances\": %zu, \"seed\": %llu, "
-             "\"max_iterations\": %lld, \"standardize\": %s, \"aux\": %s, \"toy_aux\": \"%s\"}",
+             "\"max_iterations\": %lld, \"starts\": %lld, \"standardize\": %s, \"aux\": %s, "
+             "\"toy_aux\": \"%s\"}",
           s->seed, nplm_version_string(), s->model_spec, jd(s->clip),
           optimizer_name(s->optimizer), s->epochs, jd(s->n_expected),
-          s->ref.n, s->ref.d, nplm_nuisance_count(s->nu), s->seed, s->max_iterations,
+          s->ref.n, s->ref.d, nplm_nuisance_count(s->nu), s->seed, s->max_iterations, s->starts,
           s->standardize ? "true" : "false", s->aux_json, s->draw_aux ? "draw" : "fixed");
 }
 

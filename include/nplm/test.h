@@ -70,6 +70,19 @@ typedef enum nplm_option {
                                       published Keras runs effectively had). */
   NPLM_OPT_WEIGHT_CLIP = 114,    /**< double > 0 or INFINITY; overrides the model's weight clip;
                                       0 (default) = use the model's. */
+  NPLM_OPT_STARTS = 115,         /**< int 1 .. 1000; network models: fit from this many starts
+                                      and keep the one with the lowest loss (the first of equal
+                                      ones); default 1. Start 0 is the usual one (the Glorot
+                                      draw of the seed, or the model's parameters with
+                                      ::NPLM_INIT_FROM_MODEL), start k a further Glorot draw of
+                                      the same stream; each starts the nuisances at their aux
+                                      values. The network's loss has many local minima, so t
+                                      depends on the start; more starts give a larger,
+                                      less start-dependent t, which is a different statistic:
+                                      calibrate it with the same setting (nplm_test_calibrate()
+                                      does). The results, the history and the fitted model are
+                                      those of the kept start; ::NPLM_RESULT_SECONDS covers all.
+                                      @since 0.1 */
   NPLM_OPT_NEWTON_STEPS = 200,   /**< int 1 .. 100; kernel models: Newton steps of the weighted
                                       logistic loss from f = 0; default 1 (the published
                                       procedure). */

@@ -243,8 +243,14 @@ nplm_status_t nplm_model_eval(const nplm_model_t *m, const double *x, size_t n, 
  * order. nplm_test_run uses index 0, toy k of a calibration index k. */
 void nplm__mlp_glorot(const nplm__mlp_spec_t *s, uint64_t seed, uint64_t index, int bias_glorot,
                       double *p) {
+  nplm__mlp_glorot_start(s, seed, index, 0, bias_glorot, p);
+}
+
+void nplm__mlp_glorot_start(const nplm__mlp_spec_t *s, uint64_t seed, uint64_t index,
+                            uint64_t start, int bias_glorot, double *p) {
   nplm__rng_t r;
   nplm__rng_init(&r, seed, nplm__rng_stream(NPLM__RNG_INIT, index));
+  r.counter = start << 32; /* a start draws at most a few thousand blocks */
   for (size_t l = 1; l < s->n_layers; l++) {
     const size_t nin = s->units[l - 1], nout = s->units[l];
     const double a = sqrt(6.0 / (double)(nin + nout)), ab = sqrt(3.0 / (double)nout);

@@ -48,6 +48,10 @@ void nplm__kernel_prepare_block(const nplm_model_t *m, double *blk);
  * bias_glorot, Glorot-uniform with bound sqrt(3 / d_out). One draw per parameter, in order. */
 void nplm__mlp_glorot(const nplm__mlp_spec_t *s, uint64_t seed, uint64_t index, int bias_glorot,
                       double *p);
+/* The same for start `start` of a multi-start fit (NPLM_OPT_STARTS): the same stream, its
+ * draws from block start * 2^32 on (start 0 is nplm__mlp_glorot's start). */
+void nplm__mlp_glorot_start(const nplm__mlp_spec_t *s, uint64_t seed, uint64_t index,
+                            uint64_t start, int bias_glorot, double *p);
 
 /* Deep copy; NULL on allocation failure. */
 nplm_model_t *nplm__model_clone(const nplm_model_t *m);

@@ -24,6 +24,7 @@ const nplm__option_info_t nplm__options[NPLM__N_OPTIONS] = {
     {NPLM_OPT_ADAM_EPSILON, "adam_epsilon", D, 0x1p-1074, 1, 1e-7},
     {NPLM_OPT_BIAS_INIT, "bias_init", I, 0, 1, NPLM_BIAS_INIT_ZERO},
     {NPLM_OPT_WEIGHT_CLIP, "weight_clip", D, 0, (double)INFINITY, 0},
+    {NPLM_OPT_STARTS, "starts", I, 1, 1000, 1},
     {NPLM_OPT_NEWTON_STEPS, "newton_steps", I, 1, 100, 1},
     {NPLM_OPT_KERNEL_SOLVER, "kernel_solver", I, 0, 2, NPLM_SOLVER_AUTO},
     {NPLM_OPT_STANDARDIZE, "standardize", I, 0, 1, 0},

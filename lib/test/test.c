@@ -384,6 +384,57 @@ static nplm_status_t optimise(fit_ctx_t *c, size_t n, double *params, const doub
   return s;
 }
 
+/* The tau fit from NPLM_OPT_STARTS starts, keeping the lowest loss (the first of equal ones).
+ * x holds start 0 (network, then nuisances) and receives the kept end point; spare has 2 N
+ * doubles. The handle's history and the trace end as the kept start's. */
+static nplm_status_t optimise_starts(fit_ctx_t *c, size_t N, double *x, const double *lo,
+                                     const double *hi, uint64_t init_seed, uint64_t init_index,
+                                     double *spare, nplm__optim_report_t *rep) {
+  const int K = (int)nplm__test_opt(c->t, NPLM_OPT_STARTS);
+  if (K <= 1) return optimise(c, N, x, lo, hi, rep);
+  const int bias_glorot = (int)nplm__test_opt(c->t, NPLM_OPT_BIAS_INIT) == NPLM_BIAS_INIT_GLOROT;
+  nplm_test_t *t = c->mut;
+  double *x0 = spare, *y = spare + N;
+  double *trace = c->trace, *trace_k = NULL;
+  size_t trace_best = 0, hist_best = 0;
+  if (trace) {
+    trace_k = nplm__malloc_array(c->trace_len ? c->trace_len : 1, sizeof *trace_k);
+    if (!trace_k) return nplm__fail(NPLM_ENOMEM, "out of memory");
+  }
+  memcpy(x0, x, N * sizeof *x);
+  nplm_status_t best = NPLM_OK;
+  for (int k = 0; k < K; k++) {
+    memcpy(y, x0, N * sizeof *y); /* nuisances at their aux values */
+    if (k > 0) nplm__mlp_glorot_start(c->spec, init_seed, init_index, (uint64_t)k, bias_glorot, y);
+    c->trace = k == 0 ? trace : trace_k;
+    c->trace_done = 0;
+    nplm__optim_report_t r;
+    nplm_status_t s = optimise(c, N, y, lo, hi, &r);
+    if (s != NPLM_OK && s != NPLM_ENOCONV) {
+      best = s;
+      break;
+    }
+    const size_t hist_k = t ? t->hist_n - hist_best : 0; /* this start's history entries */
+    if (k == 0 || r.f < rep->f) {
+      memcpy(x, y, N * sizeof *x);
+      *rep = r;
+      best = s;
+      if (k > 0 && trace) memcpy(trace, trace_k, c->trace_done * sizeof *trace);
+      trace_best = c->trace_done;
+      if (t && k > 0 && hist_k) {
+        memmove(t->hist_epoch, t->hist_epoch + hist_best, hist_k * sizeof *t->hist_epoch);
+        memmove(t->hist_t, t->hist_t + hist_best, hist_k * sizeof *t->hist_t);
+      }
+      hist_best = hist_k;
+    }
+    if (t) t->hist_n = hist_best;
+  }
+  c->trace = trace;
+  c->trace_done = trace_best;
+  nplm__free(trace_k);
+  return best;
+}
+
 /* One fit on the handle's reference and the given data, from the Glorot start of stream
  * (init_seed, init_index) or from the family's parameters. c must carry t, mut, pool, stop
  * and t0; the fitted parameters go to params (P doubles), the clip used to *clip. With
@@ -410,14 +461,15 @@ nplm_status_t nplm__test_fit(fit_ctx_t *c, const nplm__events_t *data, uint64_t 
   c->delta_only = 0;
   c->step_offset = 0;
   /* the kernels' work areas first: aligned (work_n is a multiple of the vector width) */
-  double *buf = nplm__malloc_aligned((size_t)threads * c->work_n + c->n_tasks * c->slot_n + 3 * N +
+  double *buf = nplm__malloc_aligned((size_t)threads * c->work_n + c->n_tasks * c->slot_n + 5 * N +
                                          (t->nuis ? t->nuis->n_cols : 0),
                                      sizeof *buf);
   if (!buf) return nplm__fail(NPLM_ENOMEM, "out of memory");
   c->work = buf;
   c->slots = c->work + (size_t)threads * c->work_n;
   double *lo = c->slots + c->n_tasks * c->slot_n, *hi = lo + N, *x = hi + N;
-  c->nu_mult = x + N;
+  double *spare = x + N; /* 2 N: optimise_starts */
+  c->nu_mult = spare + 2 * N;
 
   *clip = nplm__test_opt(t, NPLM_OPT_WEIGHT_CLIP);
   if (*clip == 0.0) *clip = t->family->clip;
@@ -449,7 +501,7 @@ nplm_status_t nplm__test_fit(fit_ctx_t *c, const nplm__events_t *data, uint64_t 
   }
   nplm_status_t s_delta = s;
   if (s == NPLM_OK || s == NPLM_ENOCONV) {
-    s = optimise(c, N, x, lo, hi, rep);
+    s = optimise_starts(c, N, x, lo, hi, init_seed, init_index, spare, rep);
     if (s == NPLM_OK && s_delta == NPLM_ENOCONV) s = NPLM_ENOCONV;
   }
   if ((s == NPLM_OK || s == NPLM_ENOCONV)) {

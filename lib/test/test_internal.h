@@ -28,7 +28,7 @@ typedef struct nplm__option_info {
 #define NPLM__MAX_MOMENTS (64 * 8 + 1)
 
 /* Every option, in a fixed order; NPLM__N_OPTIONS entries. */
-#define NPLM__N_OPTIONS 27
+#define NPLM__N_OPTIONS 28
 extern const nplm__option_info_t nplm__options[NPLM__N_OPTIONS];
 /* Index of a key in nplm__options, or -1. */
 int nplm__option_index(nplm_option_t key);

@@ -86,6 +86,17 @@ static int generate(void *user, uint64_t toy, uint64_t seed, nplm_toy_t *out) {
   return nplm_toy_set_events(out, x, 160, 1, NULL) == NPLM_OK ? 0 : 1;
 }
 
+/* t of a plain nplm_test_run on the generator's toy 0 of `seed`, with NPLM_OPT_SEED = seed. */
+static double plain_run_of_toy_zero(nplm_test_t *t, uint64_t seed, double *x) {
+  double tv = NAN;
+  uint64_t sd = seed * 1000003u + 0;
+  for (int i = 0; i < 160; i++) x[i] = expo(&sd);
+  cr_assert_eq(nplm_test_set_int(t, NPLM_OPT_SEED, (int64_t)seed), NPLM_OK);
+  nplm_status_t s = nplm_test_run(t, x, 160, 1, NULL, &tv);
+  cr_assert(s == NPLM_OK || s == NPLM_ENOCONV, "%s", nplm_test_last_error(t));
+  return tv;
+}
+
 Test(calibrate_with, toy_zero_matches_a_plain_run) {
   nplm_model_t *family = NULL;
   nplm_test_t *t = make_test(&family);
@@ -98,13 +109,8 @@ Test(calibrate_with, toy_zero_matches_a_plain_run) {
   cr_assert(s == NPLM_OK || s == NPLM_ENOCONV);
   cr_assert(memcmp(tn, tn2, sizeof tn) == 0);
   /* toy 0 is initialised like nplm_test_run with NPLM_OPT_SEED = seed */
-  double x[160], tv;
-  uint64_t sd = 77 * 1000003u + 0;
-  for (int i = 0; i < 160; i++) x[i] = expo(&sd);
-  cr_assert_eq(nplm_test_set_int(t, NPLM_OPT_SEED, 77), NPLM_OK);
-  s = nplm_test_run(t, x, 160, 1, NULL, &tv);
-  cr_assert(s == NPLM_OK || s == NPLM_ENOCONV);
-  cr_assert_eq(tv, tn[0]);
+  double x[160];
+  cr_assert_eq(plain_run_of_toy_zero(t, 77, x), tn[0]);
   /* a failing generator fails the calibration and names the toy */
   st.fail_toy = 2;
   cr_assert_eq(nplm_test_calibrate_with(t, generate, &st, 4, 77, tn), NPLM_EINVAL);
@@ -116,6 +122,37 @@ Test(calibrate_with, toy_zero_matches_a_plain_run) {
   cr_assert(strstr(nplm_test_last_error(t), "nplm_toy_set_events") != NULL);
   cr_assert_eq(nplm_test_calibrate_with(t, NULL, NULL, 4, 77, tn), NPLM_EINVAL);
   cr_assert_eq(nplm_toy_set_events(NULL, x, 1, 1, NULL), NPLM_EINVAL);
+  nplm_test_free(t);
+  nplm_model_free(family);
+}
+
+/* NPLM_OPT_STARTS in calibrations: toy g's starts come from its own stream, toy 0 is the
+ * plain run's multi-start fit, start 0 is the single-start fit (so no toy's t goes down), and
+ * the toys are the same bits for any thread count. */
+Test(calibrate_with, multi_start_toys) {
+  nplm_model_t *family = NULL;
+  nplm_test_t *t = make_test(&family);
+  gen_state_t st = {-1, -1};
+  double one[6], three[6], three2[6];
+  nplm_status_t s = nplm_test_calibrate_with(t, generate, &st, 6, 77, one);
+  cr_assert(s == NPLM_OK || s == NPLM_ENOCONV, "%s", nplm_test_last_error(t));
+  cr_assert_eq(nplm_test_set_int(t, NPLM_OPT_STARTS, 3), NPLM_OK);
+  cr_assert_eq(nplm_test_set_int(t, NPLM_OPT_THREADS, 2), NPLM_OK);
+  s = nplm_test_calibrate_with(t, generate, &st, 6, 77, three);
+  cr_assert(s == NPLM_OK || s == NPLM_ENOCONV, "%s", nplm_test_last_error(t));
+  cr_assert_eq(nplm_test_set_int(t, NPLM_OPT_THREADS, 1), NPLM_OK);
+  s = nplm_test_calibrate_with(t, generate, &st, 6, 77, three2);
+  cr_assert(s == NPLM_OK || s == NPLM_ENOCONV);
+  cr_assert(memcmp(three, three2, sizeof three) == 0, "1 vs 2 threads");
+  int higher = 0;
+  for (int k = 0; k < 6; k++) {
+    cr_assert(three[k] >= one[k], "toy %d: %.17g with 3 starts, %.17g with 1", k, three[k],
+              one[k]);
+    higher += three[k] > one[k] * (1 + 1e-9);
+  }
+  cr_assert(higher >= 1, "no toy found a deeper minimum: the check shows nothing");
+  double x[160];
+  cr_assert_eq(plain_run_of_toy_zero(t, 77, x), three[0]);
   nplm_test_free(t);
   nplm_model_free(family);
 }

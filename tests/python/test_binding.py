@@ -70,6 +70,23 @@ def test_adam_then_lbfgsb_matches_the_command(samples):
     assert json.load(open(out))["t"] == t_hyb
 
 
+def test_multi_start_matches_the_command(samples):
+    d, ref, data = samples
+    with nplm.Model.mlp([1, 4, 1], clip=9.0) as m, nplm.Test(m) as t:
+        t.set_reference(ref, n_expected=100.0)
+        t.set_option("optimizer", nplm.OPTIMIZER_LBFGSB)
+        t_one = t.run(data)
+        t.set_option("starts", 3)
+        assert t.option("starts") == 3
+        t_three = t.run(data)
+    assert t_three >= t_one
+    out = d / "starts.json"
+    subprocess.check_call([EXE, "run", "--reference", str(d / "ref.npy"), "--data",
+                           str(d / "data.npy"), "--n-expected", "100", "--starts", "3",
+                           "--json", str(out)], stdout=subprocess.DEVNULL)
+    assert json.load(open(out))["t"] == t_three
+
+
 def test_errors_carry_the_library_message(samples):
     _, ref, _ = samples
     with pytest.raises(nplm.NplmInvalid, match="output layer"):
@@ -79,6 +96,8 @@ def test_errors_carry_the_library_message(samples):
             t.set_reference(ref, n_expected=100.0)
         with pytest.raises(nplm.NplmInvalid, match="unknown option"):
             t.set_option("no_such_option", 1)
+        with pytest.raises(nplm.NplmInvalid, match="unknown option"):
+            t.option("no_such_option")
         with pytest.raises(nplm.NplmInvalid, match="epochs"):
             t.set_option("epochs", 0)
         with pytest.raises(nplm.NplmState, match="reference"):

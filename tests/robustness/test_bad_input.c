@@ -998,7 +998,7 @@ static const nplm_option_t ALL_KEYS[] = {
     NPLM_OPT_CLIP_BIASES,    NPLM_OPT_PATIENCE,     NPLM_OPT_MAX_ITERATIONS,
     NPLM_OPT_TOLERANCE,      NPLM_OPT_GRADIENT_TOLERANCE, NPLM_OPT_LBFGS_MEMORY,
     NPLM_OPT_ADAM_BETA1,     NPLM_OPT_ADAM_BETA2,   NPLM_OPT_ADAM_EPSILON,
-    NPLM_OPT_BIAS_INIT,      NPLM_OPT_WEIGHT_CLIP};
+    NPLM_OPT_BIAS_INIT,      NPLM_OPT_WEIGHT_CLIP,  NPLM_OPT_STARTS};
 #define N_KEYS (sizeof ALL_KEYS / sizeof ALL_KEYS[0])
 
 static const nplm_option_t DOUBLE_KEYS[] = {
@@ -1017,7 +1017,7 @@ static int same_value(double a, double b) { return a == b || (isnan(a) && isnan(
 
 Test(options, unknown_keys) {
   nplm_test_t *t = make_test(1);
-  const int unknown[] = {0, -1, 3, 99, 115, 199, 208, 9999, INT32_MAX};
+  const int unknown[] = {0, -1, 3, 99, 116, 199, 208, 9999, INT32_MAX};
   for (size_t i = 0; i < sizeof unknown / sizeof unknown[0]; i++) {
     const nplm_option_t k = (nplm_option_t)unknown[i];
     char what[128];
@@ -1126,6 +1126,8 @@ Test(options, out_of_range_values_are_rejected_and_not_stored) {
       {NPLM_OPT_INIT, 5},             {NPLM_OPT_INIT, -1},
       {NPLM_OPT_CLIP_BIASES, 2},      {NPLM_OPT_CLIP_BIASES, -1},
       {NPLM_OPT_BIAS_INIT, 2},        {NPLM_OPT_BIAS_INIT, -1},
+      {NPLM_OPT_STARTS, 0},           {NPLM_OPT_STARTS, 1001},
+      {NPLM_OPT_STARTS, -1},
   };
   for (size_t i = 0; i < sizeof bad_int / sizeof bad_int[0]; i++) {
     const nplm_option_t k = bad_int[i].key;
@@ -1197,6 +1199,7 @@ Test(options, documented_edge_values_are_accepted) {
       {NPLM_OPT_GRADIENT_TOLERANCE, 1e6}, /* "double 0 .. 1e6" */
       {NPLM_OPT_LBFGS_MEMORY, 0},     {NPLM_OPT_LBFGS_MEMORY, 1},
       {NPLM_OPT_LBFGS_MEMORY, 100},
+      {NPLM_OPT_STARTS, 1},           {NPLM_OPT_STARTS, 1000},
       {NPLM_OPT_ADAM_BETA1, 0.0},     {NPLM_OPT_ADAM_BETA1, 0.9999999999999999},
       {NPLM_OPT_ADAM_BETA2, 0.0},     {NPLM_OPT_ADAM_EPSILON, 1.0},
       {NPLM_OPT_WEIGHT_CLIP, 0.0},    {NPLM_OPT_WEIGHT_CLIP, INFINITY},

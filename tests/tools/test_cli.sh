@@ -46,6 +46,9 @@ np.save("r2d_f.npy", np.asfortranarray(two))
 PYEOF
 T0=$("$NPLM" run --reference r64.npy --data data.csv --n-expected 100 --json - | "$PY" -c "import json,sys; print(repr(json.load(sys.stdin)['t']))" | tail -1)
 case "$T0" in [0-9]*) ;; *) fail "run --json - gave no t ($T0)";; esac
+# --starts: start 0 is the one-start fit, so t with three starts is never below it
+T3=$("$NPLM" run --reference r64.npy --data data.csv --n-expected 100 --starts 3 --json - | "$PY" -c "import json,sys; print(repr(json.load(sys.stdin)['t']))" | tail -1)
+"$PY" -c "import sys; sys.exit(0 if float('$T3') >= float('$T0') else 1)" || fail "--starts 3 gave t $T3 < $T0"
 for spec in "r32be.npy" "r_v2.npy" "r_v3.npy" "r.csv --columns x" "r2d_f.npy --columns 1"; do
   set -- $spec
   f=$1; shift
@@ -240,6 +243,8 @@ check_bad 2 run --reference ref.npy --data data.csv --n-expected 100 --no-such-f
 check_bad 1 run --reference ref.npy --data data.csv --n-expected abc
 check_bad 1 run --reference ref.npy --data data.csv --n-expected 100 --optimizer sgd
 grep -q "adam-lbfgsb" bad.err || fail "--optimizer sgd: the choices are not named"
+check_bad 1 run --reference ref.npy --data data.csv --n-expected 100 --starts 0
+grep -q "starts" bad.err || fail "--starts 0: the error does not name the flag"
 check_bad 1 run --reference ref.npy --data data.csv --n-expected 100 --model mlp:2,4,1
 check_bad 1 run --reference ref.npy --data data.csv --n-expected 100 --model tree:3
 printf 'x\n1\nfoo\n' > broken.csv

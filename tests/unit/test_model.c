@@ -14,6 +14,7 @@
 
 NPLM_LEAK_CHECKED_SUITE(model);
 NPLM_LEAK_CHECKED_SUITE(model_io);
+NPLM_LEAK_CHECKED_SUITE(starts);
 
 
 static double sig(double z) { return 1.0 / (1.0 + exp(-z)); }
@@ -180,4 +181,113 @@ Test(model_io, corrupt_and_truncated_files_are_rejected) {
   cr_assert_eq(nplm_model_load(&r, path), NPLM_EIO);
   free(good);
   nplm_model_free(m);
+}
+
+/* NPLM_OPT_STARTS: K starts keep the fit with the lowest loss. Oracle: each start k fitted on
+ * its own (its Glorot draw, nplm__mlp_glorot_start, given as the model's parameters with
+ * NPLM_INIT_FROM_MODEL); the multi-start run must give the best of them bit for bit: t, the
+ * fitted parameters, iterations, passes and history; and the same for any thread count. */
+typedef struct one_fit {
+  double t, it, ev, p[13];
+  size_t hn;
+  int64_t he[64];
+  double ht[64];
+} one_fit_t;
+
+static void fit_once(nplm_test_t *t, const double *data, size_t n, one_fit_t *o) {
+  nplm_status_t s = nplm_test_run(t, data, n, 1, NULL, &o->t);
+  cr_assert(s == NPLM_OK || s == NPLM_ENOCONV, "%s", nplm_test_last_error(t));
+  cr_assert_eq(nplm_test_result(t, NPLM_RESULT_ITERATIONS, &o->it), NPLM_OK);
+  cr_assert_eq(nplm_test_result(t, NPLM_RESULT_EVALUATIONS, &o->ev), NPLM_OK);
+  const nplm_model_t *f = NULL;
+  cr_assert_eq(nplm_test_fitted_model(t, &f), NPLM_OK);
+  cr_assert_eq(nplm_model_get_params(f, o->p, 13), NPLM_OK);
+  cr_assert_eq(nplm_test_history(t, o->he, o->ht, 64, &o->hn), NPLM_OK);
+}
+
+static void check_same_fit(const one_fit_t *a, const one_fit_t *b, const char *what) {
+  cr_assert(memcmp(&a->t, &b->t, sizeof a->t) == 0, "%s: t %.17g vs %.17g", what, a->t, b->t);
+  cr_assert(memcmp(a->p, b->p, sizeof a->p) == 0, "%s: fitted parameters", what);
+  cr_assert_eq(a->it, b->it, "%s: iterations", what);
+  cr_assert_eq(a->ev, b->ev, "%s: passes", what);
+  cr_assert_eq(a->hn, b->hn, "%s: history length %zu vs %zu", what, a->hn, b->hn);
+  cr_assert(memcmp(a->he, b->he, a->hn * sizeof *a->he) == 0, "%s: history epochs", what);
+  cr_assert(memcmp(a->ht, b->ht, a->hn * sizeof *a->ht) == 0, "%s: history t", what);
+}
+
+Test(starts, best_of_k_single_fits_bit_for_bit) {
+  enum { NR = 6000, ND = 400, K = 4 };
+  const uint64_t seed = 11;
+  static double ref[NR], data[ND];
+  uint64_t u = 12345;
+  for (int i = 0; i < NR + ND; i++) { /* Exp(1) reference; data with a bump near 2 */
+    u = u * 6364136223846793005ull + 1442695040888963407ull;
+    double v = ((double)(u >> 11) + 0.5) * 0x1p-53;
+    if (i < NR) ref[i] = -log(v);
+    else data[i - NR] = (i % 8 == 0) ? 2.0 + 0.1 * (v - 0.5) : -log(v);
+  }
+  const size_t layers[] = {1, 4, 1};
+  nplm_model_t *family = NULL;
+  nplm_test_t *t = NULL;
+  cr_assert_eq(nplm_model_create_mlp(&family, layers, 3, 9.0), NPLM_OK);
+  cr_assert_eq(nplm_test_create(&t, family, NULL), NPLM_OK);
+  cr_assert_eq(nplm_test_set_reference(t, ref, NR, 1, NULL, (double)ND), NPLM_OK);
+  cr_assert_eq(nplm_test_set_int(t, NPLM_OPT_OPTIMIZER, NPLM_OPTIMIZER_LBFGSB), NPLM_OK);
+  cr_assert_eq(nplm_test_set_int(t, NPLM_OPT_SEED, (int64_t)seed), NPLM_OK);
+  cr_assert_eq(nplm_test_set_int(t, NPLM_OPT_MAX_ITERATIONS, 400), NPLM_OK);
+  cr_assert_eq(nplm_test_set_int(t, NPLM_OPT_PATIENCE, 25), NPLM_OK);
+  cr_assert_eq(nplm_test_set_int(t, NPLM_OPT_THREADS, 1), NPLM_OK);
+
+  /* each start on its own */
+  static one_fit_t single[K];
+  double start[13];
+  nplm_model_t *m = NULL;
+  cr_assert_eq(nplm_model_create_mlp(&m, layers, 3, 9.0), NPLM_OK);
+  for (size_t k = 0; k < K; k++) {
+    nplm__mlp_glorot_start(&family->spec, seed, 0, k, 0, start);
+    if (k == 0) { /* start 0 is the single-start run's Glorot draw */
+      double p0[13];
+      nplm__mlp_glorot(&family->spec, seed, 0, 0, p0);
+      cr_assert(memcmp(p0, start, sizeof p0) == 0);
+    }
+    cr_assert_eq(nplm_model_set_params(m, start, 13), NPLM_OK);
+    /* a test handle copies its family: a fresh handle for the new start */
+    nplm_test_t *tk = NULL;
+    cr_assert_eq(nplm_test_create(&tk, m, NULL), NPLM_OK);
+    cr_assert_eq(nplm_test_set_reference(tk, ref, NR, 1, NULL, (double)ND), NPLM_OK);
+    cr_assert_eq(nplm_test_set_int(tk, NPLM_OPT_OPTIMIZER, NPLM_OPTIMIZER_LBFGSB), NPLM_OK);
+    cr_assert_eq(nplm_test_set_int(tk, NPLM_OPT_MAX_ITERATIONS, 400), NPLM_OK);
+    cr_assert_eq(nplm_test_set_int(tk, NPLM_OPT_PATIENCE, 25), NPLM_OK);
+    cr_assert_eq(nplm_test_set_int(tk, NPLM_OPT_INIT, NPLM_INIT_FROM_MODEL), NPLM_OK);
+    fit_once(tk, data, ND, &single[k]);
+    nplm_test_free(tk);
+  }
+  /* the starts differ, and the test data lead them to different minima */
+  size_t distinct = 0;
+  for (size_t k = 0; k < K; k++) {
+    int seen = 0;
+    for (size_t j = 0; j < k; j++) seen |= fabs(single[j].t - single[k].t) < 1e-6;
+    distinct += !seen;
+  }
+  cr_assert(distinct >= 2, "the %d starts all end in one minimum: the test shows nothing", K);
+
+  one_fit_t multi;
+  fit_once(t, data, ND, &multi); /* starts = 1 (default): start 0 */
+  check_same_fit(&multi, &single[0], "one start");
+  for (int k = 2; k <= K; k++) {
+    size_t b = 0;
+    for (int j = 1; j < k; j++)
+      if (single[j].t > single[b].t) b = (size_t)j;
+    cr_assert_eq(nplm_test_set_int(t, NPLM_OPT_STARTS, k), NPLM_OK);
+    for (int threads = 1; threads <= 2; threads++) {
+      cr_assert_eq(nplm_test_set_int(t, NPLM_OPT_THREADS, threads), NPLM_OK);
+      fit_once(t, data, ND, &multi);
+      char what[64];
+      snprintf(what, sizeof what, "%d starts, %d threads (best: start %zu)", k, threads, b);
+      check_same_fit(&multi, &single[b], what);
+    }
+  }
+  nplm_test_free(t);
+  nplm_model_free(m);
+  nplm_model_free(family);
 }

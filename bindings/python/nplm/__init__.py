@@ -278,7 +278,7 @@ OPTIMIZER_ADAM = 0
 OPTIMIZER_LBFGSB = 1
 OPTIMIZER_ADAM_LBFGSB = 2
 _OPTIONS = {}
-for _k in list(range(1, 3)) + list(range(100, 115)) + list(range(200, 208)) + [300, 301]:
+for _k in range(1, 400):  # every key the library names
     _n = _optname(_k)
     if _n:
         _OPTIONS[_n.decode()] = _k
@@ -303,17 +303,22 @@ class Test(_Handle):
                self._h)
         self._d = a.shape[1]
 
-    def set_option(self, name, value):
-        """Set an option by its name (``nplm_option_name``), e.g. ``"epochs"``."""
+    @staticmethod
+    def _key(name):
         if name not in _OPTIONS:
             raise NplmInvalid("NPLM_EINVAL", f"unknown option '{name}' (known: "
                               f"{', '.join(sorted(_OPTIONS))})")
+        return _OPTIONS[name]
+
+    def set_option(self, name, value):
+        """Set an option by its name (``nplm_option_name``), e.g. ``"epochs"``."""
         # the double setter takes integer options too (integral values)
-        _check(_tsetd(self._h, _OPTIONS[name], float(value)), self._h)
+        _check(_tsetd(self._h, self._key(name), float(value)), self._h)
 
     def option(self, name):
+        """The value of an option, by its name."""
         v = _d()
-        _check(_tget(self._h, _OPTIONS[name], ctypes.byref(v)))
+        _check(_tget(self._h, self._key(name), ctypes.byref(v)))
         return v.value
 
     def set_aux(self, index, nu0):

@@ -250,7 +250,7 @@ void nplm__mlp_glorot_start(const nplm__mlp_spec_t *s, uint64_t seed, uint64_t i
                             uint64_t start, int bias_glorot, double *p) {
   nplm__rng_t r;
   nplm__rng_init(&r, seed, nplm__rng_stream(NPLM__RNG_INIT, index));
-  r.counter = start << 32; /* a start draws at most a few thousand blocks */
+  r.counter = start << 32; /* 2 uniforms a block: < 2^33 parameters in every legal shape */
   for (size_t l = 1; l < s->n_layers; l++) {
     const size_t nin = s->units[l - 1], nout = s->units[l];
     const double a = sqrt(6.0 / (double)(nin + nout)), ab = sqrt(3.0 / (double)nout);

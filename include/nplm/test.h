@@ -231,7 +231,7 @@ NPLM_API void nplm_test_free(nplm_test_t *t);
  *  @param[in] n          number of events, >= 1.
  *  @param[in] d          features; must equal the model's input dimension.
  *  @param[in] w          n finite non-negative weights with a positive sum, or NULL (all 1).
- *  @param[in] n_expected N(R0) > 0, finite.
+ *  @param[in] n_expected N(R0), 0 < N(R0) <= 2^53 (toy sizes stay exact integers).
  *  @retval NPLM_OK, NPLM_EINVAL, NPLM_ENOMEM
  *  @since 0.1 */
 NPLM_API NPLM_WARN_UNUSED nplm_status_t nplm_test_set_reference(nplm_test_t *t, const double *x,

@@ -91,8 +91,8 @@ nplm_status_t nplm_test_set_reference(nplm_test_t *t, const double *x, size_t n,
   if (d != t->family->d)
     return fail_on(t, nplm__fail(NPLM_EINVAL, "%s: d = %zu but the model has %zu inputs", fn, d,
                                  t->family->d));
-  if (!(n_expected > 0.0) || !isfinite(n_expected))
-    return fail_on(t, nplm__fail(NPLM_EINVAL, "%s: n_expected = %g must be finite and > 0", fn,
+  if (!(n_expected > 0.0) || !(n_expected <= NPLM__MAX_EXPECTED))
+    return fail_on(t, nplm__fail(NPLM_EINVAL, "%s: n_expected = %g must be > 0 and <= 2^53", fn,
                                  n_expected));
   nplm_status_t s = nplm__check_events(fn, "x", x, n, d, "w", w);
   if (s != NPLM_OK) return fail_on(t, s);

@@ -23,6 +23,10 @@ typedef struct nplm__option_info {
   double lo, hi, dflt; /* hi = INFINITY: +INFINITY itself is accepted */
 } nplm__option_info_t;
 
+/* Largest accepted N(R0): toy sizes stay exact integers in a double and their Poisson draws fit
+ * in 64 bits. */
+#define NPLM__MAX_EXPECTED 0x1p53
+
 /* Coefficient columns + 1 moments of a nuisance fit kept on the stack: 64 nuisances of order
  * up to 8. */
 #define NPLM__MAX_MOMENTS (64 * 8 + 1)

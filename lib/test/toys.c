@@ -27,8 +27,10 @@ uint64_t nplm__poisson(nplm__rng_t *r, double mu) {
     double u = nplm__rng_uniform(r) - 0.5, v = nplm__rng_uniform(r);
     double us = 0.5 - fabs(u);
     double k = floor((2.0 * a / us + b) * u + mu + 0.43);
+    /* k >= 2^63 would be rejected by the exact test below; skipping it keeps the cast defined. */
+    if (k < 0.0 || k >= 0x1p63) continue;
     if (us >= 0.07 && v <= vr) return (uint64_t)k;
-    if (k < 0.0 || (us < 0.013 && v > us)) continue;
+    if (us < 0.013 && v > us) continue;
     if (log(v) + log(invalpha) - log(a / (us * us) + b) <=
         -mu + k * loglam - nplm__lgamma_pos(k + 1.0))
       return (uint64_t)k;
@@ -51,7 +53,11 @@ nplm_status_t nplm__toy_draw(const nplm__toy_pool_t *pool, uint64_t seed, uint64
   nplm__rng_t r;
   nplm__rng_init(&r, seed, nplm__rng_stream(NPLM__RNG_TOY, toy));
   uint64_t n = nplm__poisson(&r, mu);
-  double *x = nplm__malloc_array(n ? n * pool->d : 1, sizeof *x);
+  size_t count = 1;
+  if (n > SIZE_MAX || (n && nplm__mul_size((size_t)n, pool->d, &count)))
+    return nplm__fail(NPLM_ENOMEM, "toy %llu: %llu events of dimension %zu do not fit in memory",
+                      (unsigned long long)toy, (unsigned long long)n, pool->d);
+  double *x = nplm__malloc_array(count, sizeof *x);
   if (!x) return nplm__fail(NPLM_ENOMEM, "toy %llu: out of memory", (unsigned long long)toy);
   for (uint64_t i = 0; i < n; i++) {
     size_t k;

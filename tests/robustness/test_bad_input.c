@@ -774,8 +774,10 @@ Test(set_reference, bad_arguments) {
   for (size_t i = 0; i < N_REF; i++) huge[i] = 1e308; /* finite weights, infinite sum */
   expect_fail(t, nplm_test_set_reference(t, x, N_REF, 1, huge, N_EXPECTED), NPLM_EINVAL, fn, "w",
               "set_reference weights summing to Inf");
-  const double bad_ne[5] = {0.0, -1.0, NAN, INFINITY, -INFINITY};
-  for (int b = 0; b < 5; b++)
+  /* above 2^53 a toy's Poisson size is no longer an exact integer (and 2^64 overflows it) */
+  const double bad_ne[8] = {0.0, -1.0, NAN, INFINITY, -INFINITY, 0x1p53 * (1 + 0x1p-52), 0x1p64,
+                            1e300};
+  for (int b = 0; b < 8; b++)
     expect_fail(t, nplm_test_set_reference(t, x, N_REF, 1, NULL, bad_ne[b]), NPLM_EINVAL, fn,
                 "n_expected", "set_reference bad n_expected");
   /* n * d * 8 overflows: rejected before x is read (x is a 500-event buffer) */
@@ -789,6 +791,24 @@ Test(set_reference, bad_arguments) {
   cr_assert_eq(nplm_test_run(t, g_data, N_DATA, 1, NULL, &tv), NPLM_OK);
   cr_assert_eq(tv, t_before, "t changed after failed set_reference calls: %.17g vs %.17g", tv,
                t_before);
+  nplm_test_free(t);
+  assert_no_leaks();
+}
+
+/* The largest legal N(R0) is accepted; a calibration at it asks for ~2^53 events per toy, which
+ * is an out-of-memory error for the first toy, never an overflowed buffer. */
+Test(set_reference, largest_n_expected_calibrates_to_enomem) {
+  nplm_test_t *t = make_test(0);
+  cr_assert_eq(nplm_test_set_reference(t, g_ref, N_REF, 1, NULL, 0x1p53), NPLM_OK, "%s",
+               nplm_test_last_error(t));
+  double t_null[2] = {1.0, 1.0};
+  nplm_status_t s = nplm_test_calibrate(t, g_data, N_DATA, 1, NULL, 2, 746, t_null);
+  cr_assert_eq(s, NPLM_ENOMEM, "calibrate at N(R0) = 2^53: %s (%s)", nplm_status_name(s),
+               nplm_test_last_error(t));
+  cr_assert(strstr(nplm_test_last_error(t), "toy") != NULL, "message: %s",
+            nplm_test_last_error(t));
+  cr_assert_eq(nplm_test_set_reference(t, g_ref, N_REF, 1, NULL, N_EXPECTED), NPLM_OK);
+  assert_usable(t, "calibrate ENOMEM");
   nplm_test_free(t);
   assert_no_leaks();
 }

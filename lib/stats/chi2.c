@@ -10,6 +10,7 @@
 #undef NPLM_H_INSIDE
 
 #define LN2 0.69314718055994530941723212145817657
+#define LN_SQRT_2PI 0.91893853320467274178032973640562 /* log(sqrt(2 pi)) */
 
 static int bad_dof(double dof) { return isnan(dof) || !(dof > 0.0) || isinf(dof); }
 
@@ -21,11 +22,20 @@ double nplm_chi2_sf(double x, double dof) {
   return q;
 }
 
+/* log(Gamma(a + 1)) / a, finite for every finite a > 0 (log Gamma(a + 1) itself overflows
+ * from a ~ 2.5e305): by Stirling's series from a = 1e10 on, where its omitted terms are below
+ * 1e-40. */
+static double lgamma1_over_a(double a) {
+  if (a < 1e10) return nplm__lgamma_pos(a + 1.0) / a;
+  const double la = log(a);
+  return la - 1.0 + (0.5 * la + LN_SQRT_2PI + 1.0 / (12.0 * a)) / a;
+}
+
 /* The y > 0 with Q(a, y) = p, 0 < p < 1. Safeguarded Newton iteration on log Q(a, y) - log p
  * (p <= 1/2), or on log P(a, y) - log(1 - p) in log y (p > 1/2, where 1 - p is exact): both
  * are close to linear in the far tails, and neither forms a difference of near-equal
  * numbers. The root is kept inside a bracket [lo, hi] that every evaluation narrows. */
-static double gamma_isf(double a, double p) {
+static double gamma_isf_newton(double a, double p) {
   const int lower = p > 0.5;
   const double target = lower ? log(1.0 - p) : log(p);
   double lo = 0.0, hi = (double)INFINITY;
@@ -35,7 +45,7 @@ static double gamma_isf(double a, double p) {
   const double c = 1.0 / (9.0 * a), w = 1.0 - c + nplm_z_from_p(p) * sqrt(c);
   double y = w > 0.0 ? a * w * w * w : 0.0;
   if (lower) {
-    lo = exp((target + nplm__lgamma_pos(a + 1.0)) / a);
+    lo = exp(target / a + lgamma1_over_a(a));
     if (lo == 0.0 && !(y > 0.0)) return 0.0; /* the root underflows */
     if (!(y > lo)) y = lo;
   } else if (!(y > 0.0)) {
@@ -81,6 +91,40 @@ static double gamma_isf(double a, double p) {
       last_step = step;
     }
     y = ynew;
+  }
+  return y;
+}
+
+/* log P(a, y) - log(1 - p) (lower) or log p - log Q(a, y): increasing in y, 0 at the root. */
+static double isf_gap(double a, double y, int lower, double target) {
+  double lp, lq;
+  nplm__gamma_logpq(a, y, &lp, &lq, NULL);
+  return lower ? lp - target : target - lq;
+}
+
+/* Newton's answer, moved by whole units in the last place until the root lies between the
+ * doubles either side of it. Newton's stopping rule leaves it within a few ulps, which is
+ * all that matters where the root is smooth; for dof/2 beyond ~1e32 the distribution is
+ * narrower than the spacing of doubles and the tail jumps from ~1/2 to 0 within an ulp, so
+ * only this bracket says which double the quantile is. */
+static double gamma_isf(double a, double p) {
+  const int lower = p > 0.5;
+  const double target = lower ? log(1.0 - p) : log(p);
+  double y = gamma_isf_newton(a, p);
+  if (!(y > 0.0) || !(y < (double)INFINITY)) return y;
+  for (int k = 0; k < 16; k++) {
+    const double gy = isf_gap(a, y, lower, target);
+    if (gy > 0.0) { /* y is above the root: step down while the double below still is */
+      const double below = nextafter(y, 0.0);
+      if (!(below > 0.0) || !(isf_gap(a, below, lower, target) > 0.0)) break;
+      y = below;
+    } else if (gy < 0.0) {
+      const double above = nextafter(y, (double)INFINITY);
+      if (!(above < (double)INFINITY) || !(isf_gap(a, above, lower, target) < 0.0)) break;
+      y = above;
+    } else {
+      break;
+    }
   }
   return y;
 }

@@ -4,9 +4,17 @@
 #include <math.h>
 
 #include "stats/stats_internal.h"
+#include "stats/temme_coeffs.h"
 
 #define LN_SQRT_2PI 0.91893853320467274178032973640562 /* log(sqrt(2 pi)) */
 #define LN_2PI 1.8378770664093454835606594728112       /* log(2 pi) */
+#define SQRT_PI 1.7724538509055160272981674833411       /* sqrt(pi) */
+#define SQRT_2PI 2.5066282746310005024157652848110      /* sqrt(2 pi) */
+
+/* From this a on, P(a, x) and Q(a, x) come from Temme's uniform asymptotic expansion (four
+ * terms: truncation error below 1e-18 relative) instead of the series and continued fraction,
+ * whose length grows like sqrt(a) and which stall where a + 1 rounds to a. */
+#define TEMME_MIN_A 1e4
 
 /* Stirling series of log(Gamma(x)) - ((x - 1/2) log x - x + log sqrt(2 pi)), x >= 10: the
  * first omitted term is below 2e-18 there. */
@@ -93,6 +101,79 @@ static double gamma_log_prefactor(double a, double x) {
   return a * log1pmx((x - a) / a) + 0.5 * log(a) - LN_SQRT_2PI - stirling_corr(a);
 }
 
+static double horner(const double *c, int n, double x) {
+  double s = c[n - 1];
+  for (int i = n - 2; i >= 0; i--) s = s * x + c[i];
+  return s;
+}
+
+/* erfc(z) exp(z^2), z >= 0 (finite where erfc underflows). */
+static double erfcx_pos(double z) {
+  if (z < 25.0) { /* exp(z^2) as exp(hi) exp(lo), z^2 = hi + lo exactly */
+    const double hi = z * z, lo = nplm__two_prod_err(z, z, hi);
+    return erfc(z) * exp(hi) * exp(lo);
+  }
+  /* 1/(z sqrt(pi)) sum_n (-1)^n (2n - 1)!! / (2 z^2)^n: the terms shrink by (2n - 1)/(2 z^2),
+   * below 1/40 for the first dozen, so a dozen reach 1e-17. */
+  const double r = 0.5 / (z * z);
+  double term = 1.0, sum = 1.0;
+  for (int n = 1; n < 16; n++) {
+    term *= -(2.0 * n - 1.0) * r;
+    sum += term;
+    if (fabs(term) < 1e-17 * sum) break;
+  }
+  return sum / (z * SQRT_PI);
+}
+
+/* log P(a, x) and log Q(a, x) for a >= TEMME_MIN_A, 0 < x < inf, by Temme's expansion (DLMF
+ * 8.12): with lambda = x/a, eta = sign(lambda - 1) sqrt(2 (lambda - 1 - log lambda)),
+ *   Q = erfc(eta sqrt(a/2)) / 2 + R,  P = erfc(-eta sqrt(a/2)) / 2 - R,
+ *   R = exp(-a eta^2 / 2) / sqrt(2 pi a) sum_{k<4} c_k(eta) a^-k.
+ * The smaller of P and Q is formed as exp(-a eta^2 / 2) (erfcx(|z|) / 2 -+ R'), a sum of
+ * like-signed terms, so its logarithm stays accurate far below the underflow threshold. */
+static void temme_logpq(double a, double x, double *lp, double *lq) {
+  const double lambda = x / a, u = (x - a) / a;
+  /* t = lambda - 1 - log(lambda) >= 0 without cancellation near lambda = 1 nor underflow of
+   * lambda far below it. */
+  const double t = lambda >= DBL_MIN ? -log1pmx(u) : u - (log(x) - log(a));
+  const double f = a * t;
+  if (f == (double)INFINITY) { /* the smaller one is below every double, also as a log */
+    *lp = u > 0.0 ? 0.0 : -(double)INFINITY;
+    *lq = u > 0.0 ? -(double)INFINITY : 0.0;
+    return;
+  }
+  /* eta / u = sqrt(2 t / u^2), by its series where u^2 would lose digits or underflow. */
+  const double r = fabs(u) < 1e-4
+                       ? 1.0 + u * (-2.0 / 3 + u * (0.5 + u * (-0.4 + u * (1.0 / 3))))
+                       : 2.0 * t / (u * u);
+  const double eta = u * sqrt(r), z = eta * sqrt(0.5 * a), ia = 1.0 / a;
+  double s;
+  if (fabs(eta) <= 1.0) {
+    s = horner(nplm__temme_c0, NPLM__TEMME_C0_N, eta) +
+        ia * (horner(nplm__temme_c1, NPLM__TEMME_C1_N, eta) +
+              ia * (horner(nplm__temme_c2, NPLM__TEMME_C2_N, eta) +
+                    ia * horner(nplm__temme_c3, NPLM__TEMME_C3_N, eta)));
+  } else {
+    /* Closed forms (c_3 / a^3 < 1e-12 is dropped; here f > a/2, so P or Q underflows and only
+     * its logarithm is representable): with v = 1/(lambda - 1), e = 1/eta,
+     * c_0 = v - e, c_1 = e^3 - lambda v^3 - v/12,
+     * c_2 = -3 e^5 + lambda (3 lambda v^5 - v^4 + v^3/12) + v/288. */
+    const double v = 1.0 / u, e = 1.0 / eta, v2 = v * v, v3 = v2 * v, e2 = e * e;
+    const double c0 = v - e, c1 = e * e2 - lambda * v3 - v / 12.0;
+    const double c2 =
+        -3.0 * e * e2 * e2 + lambda * (3.0 * lambda * v3 * v2 - v2 * v2 + v3 / 12.0) + v / 288.0;
+    s = c0 + ia * (c1 + ia * c2);
+  }
+  const double rs = s / (SQRT_2PI * sqrt(a));
+  if (eta >= 0.0) {
+    *lq = -f + log(0.5 * erfcx_pos(z) + rs);
+    *lp = log1p(-exp(*lq));
+  } else {
+    *lp = -f + log(0.5 * erfcx_pos(-z) - rs);
+    *lq = log1p(-exp(*lp));
+  }
+}
+
 void nplm__gamma_logpq(double a, double x, double *lp, double *lq, double *lf) {
   double p, q, f = (double)NAN;
   if (isnan(a) || isnan(x) || !(a > 0.0) || a == (double)INFINITY) {
@@ -103,9 +184,13 @@ void nplm__gamma_logpq(double a, double x, double *lp, double *lq, double *lf) {
   } else if (x == (double)INFINITY) {
     p = 0.0;
     q = -(double)INFINITY;
+  } else if (a >= TEMME_MIN_A) {
+    f = gamma_log_prefactor(a, x);
+    temme_logpq(a, x, &p, &q);
   } else {
     f = gamma_log_prefactor(a, x);
-    /* Terms of both expansions fall off like exp(-k^2 / 2a) near x = a: a generous cap. */
+    /* Terms of both expansions fall off like exp(-k^2 / 2a) near x = a: a generous cap (at
+     * most 5000 terms below TEMME_MIN_A). */
     const double max_iter = 1000.0 + 40.0 * sqrt(a);
     if (x < a + 1.0) {
       /* P = f / a * sum_k x^k / ((a + 1) ... (a + k)) */

@@ -122,6 +122,127 @@ for k in DOFS:
         isf_rows.append((p, k, stats.chi2.isf(p, k), mp_chi2_isf(p, k)))
 
 # ---------------------------------------------------------------------------------------------
+# Large dof (a = dof/2 from 1e3 to 8.5e307), where mpmath's gammainc is too slow or fails and
+# scipy's lower tail loses all accuracy: log P(a, y) and log Q(a, y) by direct Gauss-Legendre
+# quadrature of the gamma density, an oracle independent of every expansion the library uses.
+def log1pmx_mp(s):
+    """log(1 + s) - s, by its series where the subtraction would cancel."""
+    if s == 0:
+        return mp.mpf(0)
+    if abs(s) < mp.mpf('0.01'):
+        tot, p, k = mp.mpf(0), s * s, 2
+        while True:
+            term = (-1) ** (k + 1) * p / k
+            tot += term
+            if abs(term) < mp.eps * abs(tot):
+                return tot
+            p *= s
+            k += 1
+    return mp.log1p(s) - s
+
+
+def log_gamma_pref(a):
+    """a log a - a - log Gamma(a); Stirling's series (7 terms: error < 1e-100) for a >= 1e8."""
+    if a < 10 ** 8:
+        with mp.workdps(mp.mp.dps + 20):
+            return a * mp.log(a) - a - mp.loggamma(a)
+    return mp.log(a) / 2 - mp.log(2 * mp.pi) / 2 - sum(
+        mp.bernoulli(2 * k) / (2 * k * (2 * k - 1) * a ** (2 * k - 1)) for k in range(1, 8))
+
+
+def log_tail_quad(a, s0, upper):
+    """log of the integral of the gamma(a) density in s = t/a - 1 from s0 outward (upper: to
+    +inf, else down to -1), on panels over which the log-density falls by at most 1/4, until
+    it has fallen by 130. Only for the tail without the mode (at s = -1/a)."""
+    phi = lambda s: a * log1pmx_mp(s) - mp.log1p(s)
+    dphi = lambda s: (a - 1) / (1 + s) - a
+    w = 1 / mp.sqrt(a)
+    direction = 1 if upper else -1
+    assert dphi(s0) * direction <= 0, 'the tail holds the mode'
+    top = phi(s0)
+    pts, s = [s0], s0
+    while top - phi(s) < 130:
+        d = dphi(s)
+        step = min(w / 4, mp.mpf(1) / 4 / abs(d)) if d != 0 else w / 4
+        s = s + direction * step
+        if s <= -1:
+            pts.append(mp.mpf(-1))
+            break
+        pts.append(s)
+    if not upper:
+        pts = pts[::-1]
+    integral = mp.quad(lambda t: mp.exp(phi(t) - top), pts, method='gauss-legendre')
+    return log_gamma_pref(a) + top + mp.log(integral)
+
+
+def digits_for(a, s):
+    """Working digits for a point: 40 beyond the magnitude of a log1pmx(s) (the log-density,
+    which must be resolved to well below 1) and beyond sqrt(a) (the scale of s near the mode)."""
+    big = abs(a * log1pmx_mp(s)) + mp.sqrt(a)
+    return 40 + int(mp.log10(big))
+
+
+def gamma_logpq_mp(a, s):
+    """(log P, log Q) at y = a (1 + s): the tail without the mode by quadrature, the other as
+    log(1 - it)."""
+    with mp.workdps(digits_for(a, s)):
+        upper = s >= -1 / a
+        lt = log_tail_quad(a, s, upper)
+        e = mp.exp(lt)
+        other = -e - e * e / 2 if e < mp.mpf('1e-25') else mp.log1p(-e)
+        return (other, lt) if upper else (lt, other)
+
+
+BIG_DOFS = [2e3, 19999.99, 2e4, 1e5, 1e6, 1e8, 1e10, 1e12, 1e16, 1e20, 1e50, 1e100, 1e300,
+            1.7e308]
+BIG_ZS = [-37.0, -20.0, -8.0, -1.0, -0.1, 0.0, 0.1, 1.0, 8.0, 20.0, 37.0]
+BIG_MULTS = [1e-3, 0.5, 1 - 1e-10, 1 + 1e-15, 1.1, 10.0]
+big_rows = []
+for k in BIG_DOFS:
+    xs = set()
+    for z in BIG_ZS:
+        xs.add(k + z * math.sqrt(2 * k))
+    for m in BIG_MULTS:
+        xs.add(k * m)
+    for x in sorted(xs):
+        if not (x > 0 and math.isfinite(x)):
+            continue
+        with mp.workdps(80):  # exact: x and k are doubles a few binades apart
+            a = mp.mpf(k) / 2
+            s = (mp.mpf(x) / 2 - a) / a
+        lp, lq = gamma_logpq_mp(a, s)
+        big_rows.append((x, k, lp, lq, mp.exp(lq)))
+
+
+def chi2_isf_big_mp(p, k):
+    """Root of the quadrature sf: Newton in log y on log Q - log p (p <= 1/2) or on
+    log P - log(1 - p), from the Wilson-Hilferty value."""
+    a = mp.mpf(k) / 2
+    upper = p <= 0.5
+    with mp.workdps(40 + int(mp.log10(a))):
+        pm = mp.mpf(p)
+        tgt = mp.log(pm) if upper else mp.log1p(-pm)
+        c = 1 / (9 * a)
+        zq = mp.mpf(stats.norm.isf(p))  # a starting value only
+        s = (1 - c + zq * mp.sqrt(c)) ** 3 - 1
+        for _ in range(60):
+            lp, lq = gamma_logpq_mp(a, s)
+            with mp.workdps(digits_for(a, s)):
+                ldens = log_gamma_pref(a) + a * log1pmx_mp(s)  # log(y * density)
+                lg = lq if upper else lp
+                slope = -mp.exp(ldens - lg) if upper else mp.exp(ldens - lg)
+                step = (lg - tgt) / slope
+                s = mp.expm1(mp.log1p(s) - step)
+            if abs(step) < mp.mpf('1e-30') * (1 + abs(mp.log1p(s))) or \
+                    abs(step) < mp.mpf('1e-30') / mp.sqrt(a):
+                break
+        return 2 * a * (1 + s)
+
+
+BIG_ISF_DOFS = [2e3, 2e4, 1e6, 1e12, 1e20, 1e300]
+BIG_ISF_PS = [1e-300, 1e-10, 0.5, 1 - 1e-10]
+big_isf_rows = [(p, k, chi2_isf_big_mp(p, k)) for k in BIG_ISF_DOFS for p in BIG_ISF_PS]
+# ---------------------------------------------------------------------------------------------
 # Normal distribution.
 ZP_PS = [1e-300, 1e-250, 1e-200, 1e-150, 1e-100, 1e-75, 1e-50, 1e-30, 1e-20, 1e-15, 1e-10, 1e-7,
          1e-5, 1e-3, 0.01, 0.025, 0.05, 0.0749, 0.0751, 0.1, 0.2, 0.25, 0.3, 0.4, 0.45, 0.49,
@@ -298,6 +419,8 @@ emit('typedef struct { double z, scipy, mp; } ref_p_from_z_t;')
 emit('typedef struct { double x, digamma, trigamma, lgamma; } ref_special_t;')
 emit('typedef struct { double n, dof_true, mean_log, scipy_fit, scipy_fit_default, scipy_root, '
      'mp_root; } ref_fit_t;')
+emit('typedef struct { double x, dof, log_p, log_q, sf; } ref_chi2_big_t;')
+emit('typedef struct { double p, dof, mp; } ref_chi2_isf_big_t;')
 emit('typedef struct { double n, d, scipy, mp; } ref_ks_sf_t;')
 emit('typedef struct { double n, dof, scipy_stat, scipy_p, mp_stat, mp_p; } ref_ks_t;')
 emit()
@@ -305,6 +428,11 @@ table('ref_chi2_sf_t', 'ref_chi2_sf', None, sf_rows,
       'chi2 sf: {x, dof, scipy.stats.chi2.sf, mpmath gammainc(dof/2, x/2, inf) at 40 digits}')
 table('ref_chi2_isf_t', 'ref_chi2_isf', None, isf_rows,
       'chi2 isf: {p, dof, scipy.stats.chi2.isf, mpmath root of the exact sf at 40 digits}')
+table('ref_chi2_big_t', 'ref_chi2_big', None, big_rows,
+      'large dof: {x, dof, log P(dof/2, x/2), log Q(dof/2, x/2), Q}, Gauss-Legendre quadrature '
+      'of the gamma density in mpmath at 40 digits beyond the size of the log-density')
+table('ref_chi2_isf_big_t', 'ref_chi2_isf_big', None, big_isf_rows,
+      'large dof: {p, dof, root of the quadrature sf of ref_chi2_big by Newton in mpmath}')
 table('ref_z_from_p_t', 'ref_z_from_p', None, zp_rows,
       'Z = Phi^-1(1 - p): {p, scipy.stats.norm.isf, mpmath root of erfc(z/sqrt 2)/2 = p}')
 table('ref_p_from_z_t', 'ref_p_from_z', None, pz_rows,

@@ -141,6 +141,102 @@ Test(chi2_isf, round_trips) {
 }
 
 /* ---------------------------------------------------------------------------------------- */
+/* Large dof: a = dof/2 from 1e3 up to 8.5e307 (Temme's expansion from a = 1e4), against a
+ * quadrature of the gamma density in mpmath (ref_chi2_big). The tolerance is 1e-11 here: the
+ * worst case measured is 2.5e-13, and 1e-10 would hide an expansion term gone wrong. */
+#define TOL_BIG 1e-11
+
+Test(chi2_big_dof, log_tails_match_quadrature) {
+  double worst = 0.0;
+  for (size_t i = 0; i < REF_CHI2_BIG_N; i++) {
+    const ref_chi2_big_t *r = &ref_chi2_big[i];
+    double lp, lq;
+    nplm__gamma_logpq(r->dof / 2.0, r->x / 2.0, &lp, &lq, NULL);
+    cr_expect(close_or_subnormal(lp, r->log_p, TOL_BIG),
+              "dof %.17g x %.17g: log P %.17g, ref %.17g", r->dof, r->x, lp, r->log_p);
+    cr_expect(close_or_subnormal(lq, r->log_q, TOL_BIG),
+              "dof %.17g x %.17g: log Q %.17g, ref %.17g", r->dof, r->x, lq, r->log_q);
+    worst = max_d(worst, max_d(rel_err(lp, r->log_p), rel_err(lq, r->log_q)));
+    const double sf = nplm_chi2_sf(r->x, r->dof);
+    cr_expect(close_or_subnormal(sf, r->sf, TOL_BIG), "sf(%.17g, %.17g) = %.17g, ref %.17g",
+              r->x, r->dof, sf, r->sf);
+  }
+  cr_log_info("large dof: max rel err of log P, log Q %.3g over %zu points", worst,
+              (size_t)REF_CHI2_BIG_N);
+}
+
+Test(chi2_big_dof, isf_matches_quadrature_root) {
+  for (size_t i = 0; i < REF_CHI2_ISF_BIG_N; i++) {
+    const ref_chi2_isf_big_t *r = &ref_chi2_isf_big[i];
+    const double v = nplm_chi2_isf(r->p, r->dof);
+    cr_expect(rel_err(v, r->mp) <= TOL_BIG, "isf(%.17g, %.17g) = %.17g, ref %.17g", r->p, r->dof,
+              v, r->mp);
+  }
+}
+
+/* The median of gamma(a) lies below its mean a: Q(a, a) = 1/2 - (1/3 + 1/(540 a)) / sqrt(2 pi a)
+ * + O(a^-5/2) (DLMF 8.12.9 at eta = 0). The centre stays finite and right for every dof,
+ * including where a + 1 rounds to a. */
+Test(chi2_big_dof, centre_matches_its_asymptotic_form) {
+  const double dofs[] = {2e4, 1e6, 1e10, 1e16, 1e20, 1e100, 1e300, 1.7e308, DBL_MAX};
+  for (size_t k = 0; k < sizeof dofs / sizeof dofs[0]; k++) {
+    const double a = dofs[k] / 2.0;
+    const double two_pi = 6.283185307179586;
+    const double want = 0.5 - (1.0 / 3.0 + 1.0 / (540.0 * a)) / sqrt(two_pi * a);
+    const double sf = nplm_chi2_sf(dofs[k], dofs[k]);
+    cr_expect(fabs(sf - want) <= 2e-3 / (a * a * sqrt(a)) + 2.0 * DBL_EPSILON,
+              "dof %g: sf(dof) = %.17g, want %.17g", dofs[k], sf, want);
+    /* the median, isf(1/2), is dof - 2/3 + O(1/dof) */
+    const double med = nplm_chi2_isf(0.5, dofs[k]);
+    cr_expect(fabs(med - (dofs[k] - 2.0 / 3.0)) <= 1e-3 + 4.0 * DBL_EPSILON * dofs[k],
+              "dof %g: median %.17g", dofs[k], med);
+  }
+}
+
+/* Round trips and finiteness where the answer is representable: the tails of chi2(dof) for
+ * dof near DBL_MAX, p-values to Z, and the KS test of a sample at such dof. */
+Test(chi2_big_dof, huge_dof_stays_finite_and_consistent) {
+  const double dofs[] = {1e20, 1e50, 1e300, 1.7e308};
+  const double ps[] = {1e-300, 1e-10, 0.3, 0.9, 1.0 - 1e-10};
+  for (size_t k = 0; k < sizeof dofs / sizeof dofs[0]; k++) {
+    for (size_t j = 0; j < sizeof ps / sizeof ps[0]; j++) {
+      const double x = nplm_chi2_isf(ps[j], dofs[k]);
+      cr_assert(isfinite(x) && x > 0.0, "dof %g: isf(%g) = %g", dofs[k], ps[j], x);
+      /* the sf brackets p between the doubles around x (it jumps where dof is large) */
+      const double lo = nplm_chi2_sf(nextafter(x, (double)INFINITY), dofs[k]);
+      const double hi = nplm_chi2_sf(nextafter(x, 0.0), dofs[k]);
+      cr_expect(lo <= ps[j] * (1.0 + 1e-10) && ps[j] <= hi * (1.0 + 1e-10),
+                "dof %g: p %g not within [%.17g, %.17g] around isf %.17g", dofs[k], ps[j], lo, hi,
+                x);
+    }
+    /* Z of x = dof + 5 sd, rounded to a double (for dof > ~1e32 that is dof itself):
+     * (x - dof) / sd up to the skewness, O(Z^2 / sqrt(dof)) */
+    const double sd = sqrt(2.0) * sqrt(dofs[k]), x5 = dofs[k] + 5.0 * sd;
+    const double z = nplm_z_from_p(nplm_chi2_sf(x5, dofs[k])), z_want = (x5 - dofs[k]) / sd;
+    cr_expect(fabs(z - z_want) <= 1e-8, "dof %g: Z %.17g, want %.17g", dofs[k], z, z_want);
+    const double sample[] = {0.999 * dofs[k], dofs[k], 1.0000000001 * dofs[k]};
+    double stat = -1.0, p = -1.0;
+    cr_assert_eq(nplm_ks_chi2(sample, 3, dofs[k], &stat, &p), NPLM_OK, "%s", nplm_last_error());
+    cr_expect(stat >= 1.0 / 6.0 && stat <= 1.0 && p >= 0.0 && p <= 1.0, "dof %g: D %g p %g",
+              dofs[k], stat, p);
+  }
+}
+
+/* The switch to Temme's expansion at a = 1e4 leaves no step: both sides agree to 1e-12. */
+Test(chi2_big_dof, continuous_across_the_expansion_threshold) {
+  const double a_hi = 1e4, a_lo = nextafter(a_hi, 0.0);
+  const double zs[] = {-30.0, -8.0, -1.0, -1e-3, 0.0, 1e-3, 1.0, 8.0, 30.0, 60.0};
+  for (size_t i = 0; i < sizeof zs / sizeof zs[0]; i++) {
+    const double x = a_hi + zs[i] * sqrt(a_hi);
+    double lp0, lq0, lp1, lq1;
+    nplm__gamma_logpq(a_lo, x, &lp0, &lq0, NULL);
+    nplm__gamma_logpq(a_hi, x, &lp1, &lq1, NULL);
+    cr_expect(rel_err(lp1, lp0) <= 1e-12 && rel_err(lq1, lq0) <= 1e-12,
+              "x %.17g: log P %.17g | %.17g, log Q %.17g | %.17g", x, lp0, lp1, lq0, lq1);
+  }
+}
+
+/* ---------------------------------------------------------------------------------------- */
 /* Normal tails */
 
 Test(z_from_p, matches_scipy_and_mpmath) {

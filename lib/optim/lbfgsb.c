@@ -367,7 +367,7 @@ nplm_status_t nplm__lbfgsb(size_t n, double *x, const double *lo, const double *
        box, on which the decrease is negative by construction; the variable that reaches its
        bound becomes active at the next iteration. */
     double a = 1.0, fn = f;
-    int accepted = 0, truncated = 0;
+    int accepted = 0, truncated = 0, finite_trials = 0;
     for (int bt = 0; bt < MAX_BACKTRACKS; bt++) {
       for (size_t i = 0; i < n; i++) xn[i] = x[i] + a * d[i];
       nplm__project(n, xn, lo, hi);
@@ -390,6 +390,7 @@ nplm_status_t nplm__lbfgsb(size_t n, double *x, const double *lo, const double *
       st = obj(ctx, xn, &fn, gn);
       rep->evaluations++;
       if (st != NPLM_OK && st != NPLM_ENUMERIC) goto out;
+      finite_trials += st == NPLM_OK;
       if (st == NPLM_OK && fn <= f + ARMIJO_C1 * decrease) {
         accepted = 1;
         break;
@@ -407,6 +408,17 @@ nplm_status_t nplm__lbfgsb(size_t n, double *x, const double *lo, const double *
       a = next;
     }
     if (!accepted) {
+      if (steepest_only && finite_trials == 0) {
+        /* every step along -g, down to 2^-MAX_BACKTRACKS of it, leaves the finite range:
+           not a minimum but a loss that falls without bound (or overflows) that way */
+        rep->f = f;
+        rep->pg_norm = nplm__projected_gradient_norm(n, x, g, lo, hi);
+        st = nplm__fail(NPLM_ENUMERIC, "the loss is not finite at any step along the "
+                                       "gradient (projected gradient norm %.3g): it may be "
+                                       "unbounded below, e.g. without a weight clip",
+                        rep->pg_norm);
+        goto out;
+      }
       if (steepest_only) {
         rep->converged = 1; /* no decrease possible even along -g: numerical floor */
         break;

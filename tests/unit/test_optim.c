@@ -284,6 +284,34 @@ Test(lbfgsb, iteration_limit_reports_enoconv) {
   cr_assert(f < 24.2, "the iterate improved on the start (f = 24.2)");
 }
 
+/* A cliff: f = -x1 - x2 is finite only at and behind the start (x1 + x2 <= 0), so every step
+ * downhill leaves the finite range. That is no minimum: NPLM_ENUMERIC, where it was once
+ * reported as converged at the "numerical floor" with the projected gradient far above the
+ * tolerance. */
+static nplm_status_t cliff_obj(void *ctx, const double *x, double *f, double *g) {
+  const double edge = *(const double *)ctx;
+  if (x[0] + x[1] > edge) return NPLM_ENUMERIC;
+  *f = -x[0] - x[1] + 0.5 * (x[0] - x[1]) * (x[0] - x[1]);
+  if (g) {
+    g[0] = -1.0 + (x[0] - x[1]);
+    g[1] = -1.0 - (x[0] - x[1]);
+  }
+  return NPLM_OK;
+}
+
+Test(lbfgsb, loss_non_finite_along_every_step_is_enumeric) {
+  const double lo[2] = {-INFINITY, -INFINITY}, hi[2] = {INFINITY, INFINITY};
+  for (int memory = 0; memory <= 5; memory += 5) {
+    double x[2] = {0.0, 0.0}, edge = 0.0;
+    nplm__lbfgsb_opts_t o = {100, 0.0, 1e-12, memory};
+    nplm__optim_report_t rep;
+    cr_assert_eq(nplm__lbfgsb(2, x, lo, hi, cliff_obj, NULL, &edge, &o, &rep), NPLM_ENUMERIC,
+                 "memory %d: converged %d, pg %g", memory, rep.converged, rep.pg_norm);
+    cr_assert_eq(rep.converged, 0);
+    cr_assert(rep.pg_norm > 0.5, "pg %g", rep.pg_norm); /* ||g||_inf = 1 at the start */
+  }
+}
+
 Test(optim, projection_helpers) {
   double x[3] = {-3, 0.5, 7};
   const double lo[3] = {-1, -1, -1}, hi[3] = {1, 1, 1};

@@ -38,13 +38,9 @@ static inline double nplm__get_f64(const unsigned char *p) {
   return x;
 }
 
-/* Read a whole file (at most max_bytes) into an nplm__malloc'ed buffer. */
-nplm_status_t nplm__read_file(const char *fn, const char *path, size_t max_bytes,
-                              unsigned char **out, size_t *size);
 /* The files of the library: 8-byte magic | u32 format version | u32 kind | u64 payload bytes |
  * payload | u32 CRC-32 of every preceding byte. */
 #define NPLM__FRAME_HEADER 24u
-#define NPLM__MAX_FILE_BYTES ((size_t)1 << 31)
 /* Read such a file and check magic, version, size and checksum (EFORMAT naming `what`). */
 nplm_status_t nplm__read_framed(const char *fn, const char *path, const char *magic,
                                 uint32_t version, const char *what, unsigned char **out,

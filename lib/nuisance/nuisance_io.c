@@ -107,29 +107,35 @@ static nplm_status_t parse(const char *fn, const char *path, const unsigned char
     if ((!norm && !shape) || !(it.sigma > 0.0) || !isfinite(it.sigma) || !isfinite(it.nu0) ||
         !(it.scale > 0.0) || !isfinite(it.scale) || (norm && (nl != 0 || it.order != 0)) ||
         (shape && (it.order < 1 || it.order > 8 || nu->n_cols + it.order > 16 || nl < 2 ||
-                   nl > 64)) || (it.learned != 0 && it.learned != 1))
+                   nl > NPLM__MAX_LAYERS)) || (it.learned != 0 && it.learned != 1))
       return nplm__fail(NPLM_EFORMAT, "%s: '%s': nuisance %llu is malformed", fn, path,
                         (unsigned long long)j);
     if (shape) {
       NEED(8 * (size_t)nl);
-      size_t units[64];
+      size_t units[NPLM__MAX_LAYERS];
       for (uint32_t l = 0; l < nl; l++, p += 8) {
         uint64_t u = nplm__get_u64(p);
-        if (u < 1 || u > 4096)
+        if (u < 1 || u > NPLM__MAX_UNITS)
           return nplm__fail(NPLM_EFORMAT, "%s: '%s': bad network shape", fn, path);
         units[l] = (size_t)u;
       }
+      /* the whole shape and the bytes it needs are checked before anything is allocated, so
+         a corrupt header cannot ask for order networks of a huge shape */
+      nplm__mlp_spec_t spec;
+      if (nplm__mlp_spec_init(&spec, units, nl) != 0)
+        return nplm__fail(NPLM_EFORMAT, "%s: '%s': bad network shape (the output layer must "
+                                        "have 1 unit)", fn, path);
       if (units[0] != nu->d)
         return nplm__fail(NPLM_EFORMAT, "%s: '%s': network inputs differ from d", fn, path);
+      const size_t P = spec.n_params;
+      if (P > (size_t)(end - p) / 8 / it.order) /* no product that could wrap */
+        return nplm__fail(NPLM_EFORMAT, "%s: '%s' is truncated or corrupt", fn, path);
       it.col = nu->n_cols;
       it.nets = nplm__calloc(it.order, sizeof *it.nets);
       if (!it.nets) return nplm__fail(NPLM_ENOMEM, "%s: out of memory", fn);
       nplm_status_t s = NPLM_OK;
       for (unsigned k = 0; k < it.order && s == NPLM_OK; k++)
         s = nplm__model_new_mlp(&it.nets[k], units, nl, INFINITY, fn);
-      size_t P = s == NPLM_OK ? it.nets[0]->spec.n_params : 0;
-      if (s == NPLM_OK && (size_t)(end - p) < 8 * (size_t)it.order * P)
-        s = nplm__fail(NPLM_EFORMAT, "%s: '%s' is truncated or corrupt", fn, path);
       for (unsigned k = 0; s == NPLM_OK && k < it.order; k++)
         for (size_t q = 0; q < P; q++, p += 8) {
           it.nets[k]->params[q] = nplm__get_f64(p);

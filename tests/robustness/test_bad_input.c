@@ -13,12 +13,15 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <nplm/nplm.h>
 
 /* LeakSanitizer: Criterion's test workers end without the at-exit leak check, so leaks on error
  * paths are checked explicitly (in sanitizer builds) at the end of each test. */
+#include "../common/file_bytes.h"
 #include "../common/leak_check.h"
 #define assert_no_leaks nplm_test_assert_no_leaks
 
@@ -363,28 +366,6 @@ static unsigned char *read_bytes(const char *path, size_t *n) {
   return b;
 }
 
-static uint32_t crc32_ieee(const unsigned char *p, size_t n) {
-  uint32_t c = 0xffffffffu;
-  for (size_t i = 0; i < n; i++) {
-    c ^= p[i];
-    for (int k = 0; k < 8; k++) c = (c >> 1) ^ (0xedb88320u & (0u - (c & 1u)));
-  }
-  return c ^ 0xffffffffu;
-}
-
-static void put_u32(unsigned char *p, uint32_t v) {
-  for (int i = 0; i < 4; i++) p[i] = (unsigned char)(v >> (8 * i));
-}
-static void put_u64(unsigned char *p, uint64_t v) {
-  for (int i = 0; i < 8; i++) p[i] = (unsigned char)(v >> (8 * i));
-}
-static void put_f64(unsigned char *p, double x) {
-  uint64_t v;
-  memcpy(&v, &x, 8);
-  put_u64(p, v);
-}
-static void fix_crc(unsigned char *b, size_t n) { put_u32(b + n - 4, crc32_ieee(b, n - 4)); }
-
 /* A trained-looking 1-4-1 model saved to a file; its bytes are returned. */
 static unsigned char *saved_model(const char *path, size_t *n) {
   nplm_model_t *m = make_model();
@@ -566,6 +547,7 @@ Test(model_file, crafted_files_with_valid_checksums) {
       {12, 4, 2, 0, "unknown model kind"},
       {16, 8, UINT64_MAX, 0, "payload size 2^64-1"},
       {16, 8, 0, 0, "payload size 0"},
+      {16, 8, (uint64_t)1 << 40, 0, "payload size 2^40"},
       {32, -8, 0, NAN, "clip NaN"},
       {32, -8, 0, 0.0, "clip 0"},
       {32, -8, 0, -9.0, "clip -9"},
@@ -636,6 +618,123 @@ Test(model_file, unknown_flags_are_rejected) {
   }
   free(b);
   unlink(bad);
+  unlink(path);
+  rmdir(g_dir);
+  assert_no_leaks();
+}
+
+/* Files that cannot be sized up front (a pipe) are read in growing chunks up to the size their
+ * header states: a 330 kB model loads bit for bit, and one byte more or less is refused. */
+static void feed_pipe_and_load(const char *fifo, const unsigned char *b, size_t n,
+                               nplm_status_t want, nplm_model_t **out) {
+  pid_t pid = fork();
+  cr_assert(pid >= 0, "fork failed");
+  if (pid == 0) { /* the writer: open blocks until the reader opens */
+    FILE *f = fopen(fifo, "wb");
+    size_t w = f ? fwrite(b, 1, n, f) : 0;
+    _exit(f && w == n && fclose(f) == 0 ? 0 : 1);
+  }
+  nplm_model_t *m = (nplm_model_t *)&m;
+  nplm_status_t s = nplm_model_load(&m, fifo);
+  int status = 0;
+  cr_assert_eq(waitpid(pid, &status, 0), pid);
+  cr_assert_eq(s, want, "pipe of %zu bytes: %s (%s)", n, nplm_status_name(s), nplm_last_error());
+  if (want != NPLM_OK) cr_assert_null(m);
+  *out = want == NPLM_OK ? m : NULL;
+}
+
+Test(model_file, loads_from_a_pipe) {
+  make_dir();
+  char path[512], fifo[512];
+  path_in_dir(path, sizeof path, "big.nplm");
+  path_in_dir(fifo, sizeof fifo, "pipe");
+  const size_t layers[4] = {1, 200, 200, 1};
+  nplm_model_t *m = NULL;
+  cr_assert_eq(nplm_model_create_mlp(&m, layers, 4, 9.0), NPLM_OK);
+  const size_t np = nplm_model_num_params(m);
+  double *p = malloc(np * sizeof *p);
+  cr_assert_not_null(p);
+  for (size_t i = 0; i < np; i++) p[i] = 1e-3 * (double)(i % 97) - 0.05;
+  cr_assert_eq(nplm_model_set_params(m, p, np), NPLM_OK);
+  cr_assert_eq(nplm_model_save(m, path), NPLM_OK, "%s", nplm_last_error());
+  FILE *f = fopen(path, "rb");
+  cr_assert_not_null(f);
+  unsigned char *b = malloc(24 + 16 + 32 + 8 * np + 4 + 1);
+  cr_assert_not_null(b);
+  const size_t n = fread(b, 1, 24 + 16 + 32 + 8 * np + 4 + 1, f);
+  fclose(f);
+  cr_assert_eq(n, 24 + 16 + 32 + 8 * np + 4, "model file of %zu bytes", n);
+  cr_assert(n > 4 * 65536); /* past three doublings of the first 64 kB chunk */
+  cr_assert_eq(mkfifo(fifo, 0600), 0, "mkfifo failed");
+  nplm_model_t *back = NULL;
+  feed_pipe_and_load(fifo, b, n, NPLM_OK, &back);
+  double *q = malloc(np * sizeof *q);
+  cr_assert_not_null(q);
+  cr_assert_eq(nplm_model_get_params(back, q, np), NPLM_OK);
+  cr_assert(memcmp(p, q, np * sizeof *p) == 0, "parameters changed on the way through a pipe");
+  nplm_model_free(back);
+  b[n] = 0;
+  feed_pipe_and_load(fifo, b, n + 1, NPLM_EFORMAT, &back); /* a trailing byte */
+  feed_pipe_and_load(fifo, b, n - 1, NPLM_EFORMAT, &back); /* one byte short */
+  feed_pipe_and_load(fifo, b, 100000, NPLM_EFORMAT, &back); /* truncated mid-way */
+  free(q);
+  free(b);
+  free(p);
+  nplm_model_free(m);
+  unlink(fifo);
+  unlink(path);
+  rmdir(g_dir);
+  assert_no_leaks();
+}
+
+/* Nuisance files with a valid checksum but impossible network shapes. */
+static void expect_nuisance_load(const char *path, const unsigned char *b, size_t n,
+                                 nplm_status_t want, const char *what) {
+  cr_assert(n > 0, "%s: the crafted file does not fit", what);
+  write_bytes(path, b, n);
+  nplm_nuisance_t *nu = (nplm_nuisance_t *)&nu;
+  nplm_status_t s = nplm_nuisance_load(&nu, path);
+  cr_assert_eq(s, want, "%s: load gives %s (%s), want %s", what, nplm_status_name(s),
+               nplm_last_error(), nplm_status_name(want));
+  if (want == NPLM_OK) {
+    cr_assert_eq(nplm_nuisance_count(nu), 1u, "%s", what);
+    nplm_nuisance_free(nu);
+    return;
+  }
+  cr_assert_null(nu, "%s: *out is not NULL after a failed load", what);
+  cr_assert(strstr(nplm_last_error(), "nplm_nuisance_load") != NULL,
+            "%s: message '%s' does not name nplm_nuisance_load", what, nplm_last_error());
+}
+
+Test(nuisance_file, crafted_shapes_with_valid_checksums) {
+  make_dir();
+  char path[512];
+  path_in_dir(path, sizeof path, "crafted.nuis");
+  static unsigned char b[4096];
+  const uint64_t good[3] = {1, 4, 1}, two_out[3] = {1, 4, 2}, two_in[3] = {2, 4, 1};
+  /* a 1-4-1 network has 13 parameters, 1-4-2 has 18 */
+  expect_nuisance_load(path, b, craft_nuisance_file(b, sizeof b, 1, good, 3, 2, 26), NPLM_OK,
+                       "1-4-1, order 2");
+  expect_nuisance_load(path, b, craft_nuisance_file(b, sizeof b, 1, good, 3, 2, 25),
+                       NPLM_EFORMAT, "1-4-1, order 2, one parameter short");
+  expect_nuisance_load(path, b, craft_nuisance_file(b, sizeof b, 1, good, 3, 2, 27),
+                       NPLM_EFORMAT, "1-4-1, order 2, one parameter too many");
+  expect_nuisance_load(path, b, craft_nuisance_file(b, sizeof b, 1, two_out, 3, 1, 18),
+                       NPLM_EFORMAT, "2 output units");
+  cr_assert(strstr(nplm_last_error(), "output") != NULL, "%s", nplm_last_error());
+  expect_nuisance_load(path, b, craft_nuisance_file(b, sizeof b, 1, two_in, 3, 1, 17),
+                       NPLM_EFORMAT, "2 inputs in a 1-feature file");
+  /* 64 layers of 4096 units (1e9 parameters per network, order 8) in a 600-byte file: refused
+   * from the shape alone (it once allocated 8 networks of 8 GB before looking at the size) */
+  uint64_t huge[64];
+  huge[0] = 1;
+  for (int l = 1; l < 63; l++) huge[l] = 4096;
+  huge[63] = 1;
+  expect_nuisance_load(path, b, craft_nuisance_file(b, sizeof b, 1, huge, 64, 8, 0),
+                       NPLM_EFORMAT, "huge shape, no parameters");
+  huge[5] = 4097;
+  expect_nuisance_load(path, b, craft_nuisance_file(b, sizeof b, 1, huge, 64, 8, 0),
+                       NPLM_EFORMAT, "4097 units");
   unlink(path);
   rmdir(g_dir);
   assert_no_leaks();

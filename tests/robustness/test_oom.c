@@ -20,6 +20,7 @@
 #include "core/core.h"
 #include "nplm/nplm.h"
 
+#include "../common/file_bytes.h"
 #include "../common/leak_check.h"
 
 /* The shared leak check, with the failing allocation in the message. */
@@ -290,6 +291,51 @@ Test(oom, enomem_messages_name_the_function) {
   }
   cr_assert(checked > 0, "no NPLM_ENOMEM message was checked");
   free(o);
+  unlink(g_path);
+  assert_no_leaks();
+}
+
+/* A nuisance file whose header promises networks it does not hold is refused before anything
+ * is allocated for them: loading it costs no more allocations than a file refused at its first
+ * unit count. (It once allocated order networks of the claimed shape first: 8 of 8 GB for a
+ * 600-byte file.) */
+static long allocations_of_failed_nuisance_load(const unsigned char *b, size_t n) {
+  cr_assert(n > 0);
+  FILE *f = fopen(g_path, "wb");
+  cr_assert_not_null(f);
+  cr_assert_eq(fwrite(b, 1, n, f), n);
+  cr_assert_eq(fclose(f), 0);
+  nplm_nuisance_t *nu = NULL;
+  nplm__alloc_fail_after(1000000); /* counts, never reached */
+  const nplm_status_t s = nplm_nuisance_load(&nu, g_path);
+  const long count = nplm__alloc_count();
+  nplm__alloc_fail_after(0);
+  cr_assert_eq(s, NPLM_EFORMAT, "%s", nplm_last_error());
+  cr_assert_null(nu);
+  return count;
+}
+
+Test(oom, file_headers_are_checked_before_allocating) {
+  setup_files();
+  static unsigned char b[2048];
+  uint64_t units[64];
+  units[0] = 1;
+  for (int l = 1; l < 63; l++) units[l] = 4096;
+  units[63] = 1;
+  const long huge =
+      allocations_of_failed_nuisance_load(b, craft_nuisance_file(b, sizeof b, 1, units, 64, 8, 0));
+  units[1] = 4097;
+  const long refused_early =
+      allocations_of_failed_nuisance_load(b, craft_nuisance_file(b, sizeof b, 1, units, 64, 8, 0));
+  cr_assert_eq(huge, refused_early, "a 1e9-parameter shape with no parameters cost %ld "
+               "allocations, a bad unit count %ld", huge, refused_early);
+  /* a frame that claims 1 TB of payload is refused from the file's size, before any buffer */
+  const uint64_t small[3] = {1, 4, 1};
+  const size_t n = craft_nuisance_file(b, sizeof b, 1, small, 3, 1, 13);
+  put_u64(b + 16, (uint64_t)1 << 40);
+  fix_crc(b, n);
+  const long count = allocations_of_failed_nuisance_load(b, n);
+  cr_assert_eq(count, 0, "a 1 TB size field cost %ld allocations", count);
   unlink(g_path);
   assert_no_leaks();
 }

@@ -133,6 +133,20 @@ nplm_status_t nplm__check_events(const char *fn, const char *xname, const double
   return NPLM_OK;
 }
 
+nplm_status_t nplm__check_weight_sum(const char *fn, const char *wname, const double *w,
+                                     size_t n, double *sum) {
+  double acc = (double)n;
+  if (w) {
+    acc = 0.0;
+    for (size_t i = 0; i < n; i++) acc += w[i];
+  }
+  if (!(acc > 0.0) || !isfinite(acc))
+    return nplm__fail(NPLM_EINVAL, "%s: %s: the weights sum to %g; need a positive, finite sum",
+                      fn, wname, acc);
+  if (sum) *sum = acc;
+  return NPLM_OK;
+}
+
 void nplm__pack_block(const double *x, size_t d, size_t start, size_t count, double *blk) {
   for (size_t j = 0; j < d; j++) {
     double *col = blk + j * NPLM__BLOCK;

@@ -83,5 +83,9 @@ void nplm__pack_block(const double *x, size_t d, size_t start, size_t count, dou
  * weights. Returns NPLM_OK or NPLM_EINVAL with a message naming fn/argument/index. */
 nplm_status_t nplm__check_events(const char *fn, const char *xname, const double *x, size_t n,
                                  size_t d, const char *wname, const double *w);
+/* The sum of n weights (n itself for w = NULL) into *sum if it is positive and finite, else
+ * NPLM_EINVAL naming fn and wname: a sample whose weights are all 0 holds no events. */
+nplm_status_t nplm__check_weight_sum(const char *fn, const char *wname, const double *w,
+                                     size_t n, double *sum);
 
 #endif

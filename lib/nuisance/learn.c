@@ -5,6 +5,7 @@
  *   L = sum_i [ sum_{S0} w (1 - c_i)^2 + sum_{S_i} w c_i^2 ],
  *   log r_i(x) = sum_k delta_k(x) (nu_i / s)^k,  s = max |nu_i| (the standardisation scale). */
 #include <math.h>
+#include <stdio.h>
 #include <string.h>
 
 #include "kernels/mlp.h"
@@ -159,6 +160,7 @@ nplm_status_t nplm_nuisance_learn(nplm_nuisance_t *nu, size_t index, size_t d, c
   if (n0 < n_min)
     return nplm__fail(NPLM_EINVAL, "%s: n0 = %zu is too small (need >= %zu)", fn, n0, n_min);
   nplm_status_t s = nplm__check_events(fn, "x0", x0, n0, d, "w0", w0);
+  if (s == NPLM_OK) s = nplm__check_weight_sum(fn, "w0", w0, n0, NULL);
   if (s != NPLM_OK) return s;
   if (n_values < 1 || n_values > 64)
     return nplm__fail(NPLM_EINVAL, "%s: n_values = %zu is outside [1, 64]", fn, n_values);
@@ -171,8 +173,12 @@ nplm_status_t nplm_nuisance_learn(nplm_nuisance_t *nu, size_t index, size_t d, c
     if (n_var[i] < n_min)
       return nplm__fail(NPLM_EINVAL, "%s: n_var[%zu] = %zu is too small (need >= %zu)", fn, i,
                         n_var[i], n_min);
-    s = nplm__check_events(fn, "x_var[i]", x_var[i], n_var[i], d, "w_var[i]",
-                           w_var ? w_var[i] : NULL);
+    char xname[32], wname[32];
+    snprintf(xname, sizeof xname, "x_var[%zu]", i);
+    snprintf(wname, sizeof wname, "w_var[%zu]", i);
+    s = nplm__check_events(fn, xname, x_var[i], n_var[i], d, wname, w_var ? w_var[i] : NULL);
+    if (s == NPLM_OK)
+      s = nplm__check_weight_sum(fn, wname, w_var ? w_var[i] : NULL, n_var[i], NULL);
     if (s != NPLM_OK) return s;
     scale = fmax(scale, fabs(nu_values[i]));
   }

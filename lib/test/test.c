@@ -98,12 +98,12 @@ nplm_status_t nplm_test_set_reference(nplm_test_t *t, const double *x, size_t n,
   if (s != NPLM_OK) return fail_on(t, s);
   double sum = (double)n;
   if (w) {
-    sum = 0.0;
-    for (size_t i = 0; i < n; i++) sum += w[i];
-    if (!(sum > 0.0) || !isfinite(sum) || !isnormal(n_expected / sum))
+    s = nplm__check_weight_sum(fn, "w", w, n, &sum);
+    if (s != NPLM_OK) return fail_on(t, s);
+    if (!isnormal(n_expected / sum))
       return fail_on(t, nplm__fail(NPLM_EINVAL,
-                                   "%s: w: the weights sum to %g; need a positive, finite sum",
-                                   fn, sum));
+                                   "%s: w: the weights sum to %g; n_expected / sum is not a "
+                                   "normal number", fn, sum));
   }
   nplm__events_t ev;
   s = nplm__test_pack(t, &ev, x, n, w, n_expected / sum, 0.0);

@@ -688,3 +688,59 @@ Test(nuisance, learning_options) {
   for (int i = 0; i < 3; i++) cr_assert(fabs(d[i] - want[i]) < 0.2, "delta_1[%d] = %g", i, d[i]);
   nplm_nuisance_free(nu);
 }
+
+/* Varied samples are checked one by one, and the message names the sample by its index; a
+ * sample whose weights are all 0 holds no events and is refused (it once reached the fit). */
+static void expect_learn_fails(nplm_status_t got, const char *needle, const char *what) {
+  cr_assert_eq(got, NPLM_EINVAL, "%s: %s", what, nplm_status_name(got));
+  cr_assert(strstr(nplm_last_error(), needle) != NULL, "%s: message '%s' lacks '%s'", what,
+            nplm_last_error(), needle);
+}
+
+Test(nuisance, learn_names_the_bad_sample) {
+  enum { N = 200 };
+  static double x0[N], x1[N], x2[N], w_ok[N], w_zero[N], w_neg[N];
+  uint64_t s = 5;
+  for (int i = 0; i < N; i++) {
+    x0[i] = expo(&s);
+    x1[i] = expo(&s);
+    x2[i] = expo(&s);
+    w_ok[i] = 1.0;
+    w_zero[i] = 0.0;
+    w_neg[i] = 1.0;
+  }
+  w_neg[17] = -0.5;
+  const double nus[2] = {-0.1, 0.1};
+  const size_t ns[2] = {N, N};
+  nplm_nuisance_t *nu = small_shape();
+  cr_assert_eq(nplm_nuisance_set_int(nu, NPLM_NUIS_OPT_MAX_ITERATIONS, 3), NPLM_OK);
+  const double *xs[2] = {x1, x2};
+  const double *w_zero1[2] = {w_ok, w_zero}, *w_neg1[2] = {w_ok, w_neg};
+  expect_learn_fails(nplm_nuisance_learn(nu, 0, 1, x0, N, w_zero, 2, nus, xs, ns, NULL), "w0",
+                     "learn, w0 all zero");
+  expect_learn_fails(nplm_nuisance_learn(nu, 0, 1, x0, N, NULL, 2, nus, xs, ns, w_zero1),
+                     "w_var[1]: the weights sum to 0", "learn, w_var[1] all zero");
+  expect_learn_fails(nplm_nuisance_learn(nu, 0, 1, x0, N, NULL, 2, nus, xs, ns, w_neg1),
+                     "w_var[1][17]", "learn, a negative weight");
+  x2[40] = (double)NAN;
+  expect_learn_fails(nplm_nuisance_learn(nu, 0, 1, x0, N, NULL, 2, nus, xs, ns, NULL),
+                     "x_var[1][40", "learn, a NaN event");
+  double edges[5] = {0.0, 0.5, 1.0, 2.0, 8.0}, chi2[2], p[2];
+  unsigned order = 0;
+  expect_learn_fails(nplm_nuisance_binned_study(x0, N, NULL, 1, 0, edges, 4, 2, nus, xs, ns,
+                                                NULL, 2, chi2, p, &order),
+                     "x_var[1][40", "binned study, a NaN event");
+  x2[40] = 1.0;
+  expect_learn_fails(nplm_nuisance_binned_study(x0, N, NULL, 1, 0, edges, 4, 2, nus, xs, ns,
+                                                w_zero1, 2, chi2, p, &order),
+                     "w_var[1]: the weights sum to 0", "binned study, w_var[1] all zero");
+  expect_learn_fails(nplm_nuisance_binned_study(x0, N, w_zero, 1, 0, edges, 4, 2, nus, xs, ns,
+                                                NULL, 2, chi2, p, &order),
+                     "w0", "binned study, w0 all zero");
+  /* the same call with good inputs goes through: the refusals above are not vacuous */
+  cr_assert_eq(nplm_nuisance_binned_study(x0, N, NULL, 1, 0, edges, 4, 2, nus, xs, ns, NULL, 2,
+                                          chi2, p, &order), NPLM_OK, "%s", nplm_last_error());
+  cr_assert_eq(nplm_nuisance_learn(nu, 0, 1, x0, N, w_ok, 2, nus, xs, ns, NULL), NPLM_OK, "%s",
+               nplm_last_error());
+  nplm_nuisance_free(nu);
+}

@@ -642,6 +642,13 @@ static double opt_or(const nplm_test_t *t, nplm_option_t key, double fallback) {
   return v > 0.0 ? v : fallback;
 }
 
+size_t nplm__kernel_centres(const nplm_test_t *t, size_t n_data) {
+  size_t M = (size_t)nplm__test_opt(t, NPLM_OPT_KERNEL_CENTERS);
+  if (M == 0) M = t->family->k_req;
+  if (M == 0) M = (size_t)ceil(sqrt((double)(t->ref.n + n_data)));
+  return M;
+}
+
 nplm_status_t nplm__kernel_fit(const nplm_test_t *t, nplm__pool_t *pool, atomic_int *stop,
                                const nplm__events_t *data, uint64_t seed, uint64_t index,
                                nplm_model_t **fitted, nplm__kernel_report_t *rep) {
@@ -650,9 +657,7 @@ nplm_status_t nplm__kernel_fit(const nplm_test_t *t, nplm__pool_t *pool, atomic_
   const size_t B = NPLM__BLOCK, d = fam->d;
   const size_t n = ref->n + data->n;
   memset(rep, 0, sizeof *rep);
-  size_t M = (size_t)nplm__test_opt(t, NPLM_OPT_KERNEL_CENTERS);
-  if (M == 0) M = fam->k_req;
-  if (M == 0) M = (size_t)ceil(sqrt((double)n));
+  const size_t M = nplm__kernel_centres(t, data->n);
   if (M > n)
     return nplm__fail(NPLM_EINVAL, "%zu centres requested but the run has %zu events", M, n);
   const double sigma = opt_or(t, NPLM_OPT_KERNEL_SIGMA, fam->k_sigma);

@@ -539,6 +539,13 @@ nplm_status_t nplm_test_run(nplm_test_t *t, const double *x, size_t n, size_t d,
                                  t->family->d));
   nplm_status_t s = nplm__check_events(fn, "x", x, n, d, "w", w);
   if (s != NPLM_OK) return fail_on(t, s);
+  if (t->family->kind == NPLM__MODEL_KERNEL) { /* refused before the handle changes */
+    const size_t m = nplm__kernel_centres(t, n);
+    if (m > t->ref.n + n)
+      return fail_on(t, nplm__fail(NPLM_EINVAL, "%s: %zu centres requested "
+                                                "(kernel_centers) but the reference and x hold "
+                                                "%zu events", fn, m, t->ref.n + n));
+  }
 
   const double t0 = nplm__now();
   double sum_w = 0.0;

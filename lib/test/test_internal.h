@@ -134,6 +134,11 @@ typedef struct nplm__kernel_report {
   size_t rank;         /* rank of the low-rank factor of K_MM */
 } nplm__kernel_report_t;
 
+/* The number of centres a kernel fit of t's reference and n_data events uses
+ * (NPLM_OPT_KERNEL_CENTERS, else the family's, else ceil(sqrt(events))); it must not exceed
+ * the events. */
+size_t nplm__kernel_centres(const nplm_test_t *t, size_t n_data);
+
 /* Fit a kernel family on t's reference and the data (kernel_fit.c): centres from the stream
  * (seed, index), threads from pool (NULL: one), stop polled between passes. On success the
  * fitted model goes to *fitted (may be NULL: not wanted). */

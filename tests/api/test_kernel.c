@@ -556,6 +556,35 @@ Test(kernel, bad_input_is_refused_with_a_message) {
   cr_assert(strstr(nplm_test_last_error(t), "500 centres") != NULL, "%s", nplm_test_last_error(t));
   cr_assert_eq(nplm_test_set_int(t, NPLM_OPT_KERNEL_CENTERS, 50), NPLM_OK);
   cr_assert_eq(nplm_test_run(t, x, 3, 1, NULL, &tv), NPLM_OK, "%s", nplm_test_last_error(t));
+  /* too many centres after a good run: EINVAL leaves that run's result, history and fitted
+   * model in place (they were once cleared) */
+  double t_before, centres_before, t_hist[4];
+  int64_t e_hist[4];
+  size_t h_before = 0, h_after = 0;
+  const nplm_model_t *fit_before = NULL, *fit_after = NULL;
+  cr_assert_eq(nplm_test_result(t, NPLM_RESULT_T, &t_before), NPLM_OK);
+  cr_assert_eq(nplm_test_result(t, NPLM_RESULT_CENTERS, &centres_before), NPLM_OK);
+  cr_assert_eq(nplm_test_history(t, e_hist, t_hist, 4, &h_before), NPLM_OK);
+  cr_assert_eq(nplm_test_fitted_model(t, &fit_before), NPLM_OK);
+  cr_assert_eq(nplm_test_set_int(t, NPLM_OPT_KERNEL_CENTERS, 104), NPLM_OK);
+  double tv2 = -1.0;
+  cr_assert_eq(nplm_test_run(t, x, 3, 1, NULL, &tv2), NPLM_EINVAL);
+  cr_assert(strstr(nplm_test_last_error(t), "104 centres") != NULL, "%s",
+            nplm_test_last_error(t));
+  cr_assert_eq(tv2, -1.0, "t_value written on EINVAL");
+  double t_after = 0.0, centres_after = 0.0;
+  cr_assert_eq(nplm_test_result(t, NPLM_RESULT_T, &t_after), NPLM_OK, "%s", nplm_last_error());
+  cr_assert_eq(nplm_test_result(t, NPLM_RESULT_CENTERS, &centres_after), NPLM_OK);
+  cr_assert(t_after == t_before && t_after == tv && centres_after == 50.0 &&
+            centres_before == 50.0, "t %g -> %g, centres %g -> %g", t_before, t_after,
+            centres_before, centres_after);
+  cr_assert_eq(nplm_test_history(t, NULL, NULL, 0, &h_after), NPLM_OK);
+  cr_assert(h_after == h_before && h_before > 0, "history %zu -> %zu", h_before, h_after);
+  cr_assert_eq(nplm_test_fitted_model(t, &fit_after), NPLM_OK);
+  cr_assert(fit_after == fit_before);
+  cr_assert_eq(nplm_test_set_int(t, NPLM_OPT_KERNEL_CENTERS, 103), NPLM_OK); /* every event */
+  cr_assert_eq(nplm_test_run(t, x, 3, 1, NULL, &tv2), NPLM_OK, "%s", nplm_test_last_error(t));
+  cr_assert_eq(nplm_test_set_int(t, NPLM_OPT_KERNEL_CENTERS, 50), NPLM_OK);
   cr_assert_eq(nplm_test_tune_clip(t, ref, 100, 1, NULL, 5, 1, 1.0, 2.0, 3, NULL, NULL, &best),
                NPLM_EINVAL);
   cr_assert(strstr(nplm_test_last_error(t), "clip") != NULL, "%s", nplm_test_last_error(t));

@@ -103,7 +103,7 @@ typedef enum nplm_option {
                                       = the model's. */
   NPLM_OPT_KERNEL_LAMBDA = 207,  /**< double, finite, <= 1e6; overrides the ridge penalty when
                                       >= 0; negative (default -1) = the model's. */
-  NPLM_OPT_TOY_OFFSET = 300,     /**< int 0 .. 2^56 - 1; global index of the first toy of a
+  NPLM_OPT_TOY_OFFSET = 300,     /**< int 0 .. 2^53; global index of the first toy of a
                                       calibration, for shards: toy k of a call is toy
                                       offset + k; default 0. */
   NPLM_OPT_TOY_AUX = 301         /**< int: ::NPLM_TOY_AUX_FIXED (default) or

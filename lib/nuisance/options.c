@@ -33,8 +33,8 @@ static nplm_status_t set_value(nplm_nuisance_t *nu, nplm_nuisance_option_t key, 
     return nplm__fail(NPLM_EINVAL, "%s: option '%s' takes an integer, got %g", fn, o->name,
                       value);
   if (!(value >= o->lo && value <= o->hi) || (!isfinite(value) && !(isinf(o->hi) && value > 0)))
-    return nplm__fail(NPLM_EINVAL, "%s: option '%s' = %g is outside [%g, %g]", fn, o->name, value,
-                      o->lo, o->hi);
+    return nplm__fail(NPLM_EINVAL, "%s: option '%s' = %.17g is outside [%.17g, %.17g]", fn,
+                      o->name, value, o->lo, o->hi);
   if (key == NPLM_NUIS_OPT_VALIDATION_EVERY && value == 1.0)
     return nplm__fail(NPLM_EINVAL, "%s: option 'validation_every' = 1 would hold out every "
                                    "event (use 0 for no validation split, or >= 2)", fn);
@@ -46,9 +46,12 @@ nplm_status_t nplm_nuisance_set_int(nplm_nuisance_t *nu, nplm_nuisance_option_t 
                                     int64_t value) {
   static const char fn[] = "nplm_nuisance_set_int";
   nplm__clear_error();
-  if (value > (int64_t)1 << 53 || value < -((int64_t)1 << 53))
-    return nu ? nplm__fail(NPLM_EINVAL, "%s: value %lld is out of range", fn, (long long)value)
-              : nplm__fail(NPLM_EINVAL, "%s: nu is NULL", fn);
+  const int i = option_index(key);
+  /* every integer option lies within +-2^53, where a double holds it exactly */
+  if (nu && i >= 0 && (value > (int64_t)1 << 53 || value < -((int64_t)1 << 53)))
+    return nplm__fail(NPLM_EINVAL, "%s: option '%s' = %lld is outside [%.17g, %.17g]", fn,
+                      nplm__nuis_options[i].name, (long long)value, nplm__nuis_options[i].lo,
+                      nplm__nuis_options[i].hi);
   return set_value(nu, key, (double)value, 1, fn);
 }
 

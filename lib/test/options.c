@@ -33,7 +33,7 @@ const nplm__option_info_t nplm__options[NPLM__N_OPTIONS] = {
     {NPLM_OPT_KERNEL_CENTERS, "kernel_centers", I, 0, 16777216.0, 0},
     {NPLM_OPT_KERNEL_SIGMA, "kernel_sigma", D, 0, 1.7976931348623157e308, 0},
     {NPLM_OPT_KERNEL_LAMBDA, "kernel_lambda", D, -1.7976931348623157e308, 1e6, -1},
-    {NPLM_OPT_TOY_OFFSET, "toy_offset", I, 0, 72057594037927935.0, 0},
+    {NPLM_OPT_TOY_OFFSET, "toy_offset", I, 0, 9007199254740992.0, 0},
     {NPLM_OPT_TOY_AUX, "toy_aux", I, 0, 1, NPLM_TOY_AUX_FIXED},
 };
 #undef I
@@ -60,8 +60,8 @@ static nplm_status_t set_value(nplm_test_t *t, nplm_option_t key, double value, 
   int ok = !isnan(value) && value >= o->lo && value <= o->hi &&
            (isfinite(value) || (value > 0 && isinf(o->hi)));
   if (!ok)
-    return nplm__fail(NPLM_EINVAL, "%s: option '%s' = %g is outside [%g, %g]", fn, o->name, value,
-                      o->lo, o->hi);
+    return nplm__fail(NPLM_EINVAL, "%s: option '%s' = %.17g is outside [%.17g, %.17g]", fn,
+                      o->name, value, o->lo, o->hi);
   t->opt[i] = value;
   return NPLM_OK;
 }
@@ -70,9 +70,13 @@ nplm_status_t nplm_test_set_int(nplm_test_t *t, nplm_option_t key, int64_t value
   static const char fn[] = "nplm_test_set_int";
   nplm__clear_error();
   nplm_status_t s;
-  if (value > (int64_t)1 << 53 || value < -((int64_t)1 << 53))
-    s = t ? nplm__fail(NPLM_EINVAL, "%s: value %lld is out of range", fn, (long long)value)
-          : nplm__fail(NPLM_EINVAL, "%s: t is NULL", fn);
+  const int i = nplm__option_index(key);
+  /* every integer option lies within +-2^53, where a double holds it exactly; beyond, the
+     conversion below would round into range */
+  if (t && i >= 0 && (value > (int64_t)1 << 53 || value < -((int64_t)1 << 53)))
+    s = nplm__fail(NPLM_EINVAL, "%s: option '%s' = %lld is outside [%.17g, %.17g]", fn,
+                   nplm__options[i].name, (long long)value, nplm__options[i].lo,
+                   nplm__options[i].hi);
   else
     s = set_value(t, key, (double)value, 1, fn);
   if (t && s != NPLM_OK) nplm__copy_error(t->msg);

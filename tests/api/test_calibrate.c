@@ -194,6 +194,27 @@ Test(calibrate, bad_input) {
   const double zero_w[3] = {0, 0, 0};
   cr_assert_eq(nplm_test_calibrate(t, g_pool, 3, 1, zero_w, 2, 1, tn), NPLM_EINVAL);
   cr_assert_eq(nplm_test_set_int(t, NPLM_OPT_TOY_OFFSET, -1), NPLM_EINVAL);
+  /* integer options are held exactly: the largest offset, 2^53, is kept to the unit, and one
+   * past it is refused by both setters with a message naming the option (set_int once said
+   * only "out of range"; set_double took values up to 2^56 that a double cannot count) */
+  const int64_t top = (int64_t)1 << 53;
+  double got = 0.0;
+  cr_assert_eq(nplm_test_set_int(t, NPLM_OPT_TOY_OFFSET, top), NPLM_OK);
+  cr_assert_eq(nplm_test_get_option(t, NPLM_OPT_TOY_OFFSET, &got), NPLM_OK);
+  cr_assert_eq(got, 9007199254740992.0);
+  cr_assert_eq(nplm_test_set_int(t, NPLM_OPT_TOY_OFFSET, top + 1), NPLM_EINVAL);
+  cr_assert(strstr(nplm_test_last_error(t), "toy_offset") != NULL &&
+                strstr(nplm_test_last_error(t), "9007199254740993") != NULL,
+            "%s", nplm_test_last_error(t));
+  cr_assert_eq(nplm_test_set_double(t, NPLM_OPT_TOY_OFFSET, 72057594037927936.0), NPLM_EINVAL);
+  cr_assert(strstr(nplm_test_last_error(t), "toy_offset") != NULL, "%s",
+            nplm_test_last_error(t));
+  cr_assert_eq(nplm_test_set_double(t, NPLM_OPT_TOY_OFFSET, 9007199254740994.0), NPLM_EINVAL);
+  cr_assert_eq(nplm_test_set_int(t, NPLM_OPT_SEED, INT64_MAX), NPLM_EINVAL);
+  cr_assert(strstr(nplm_test_last_error(t), "seed") != NULL, "%s", nplm_test_last_error(t));
+  cr_assert_eq(nplm_test_get_option(t, NPLM_OPT_TOY_OFFSET, &got), NPLM_OK);
+  cr_assert_eq(got, 9007199254740992.0, "a refused value leaves the option as it was");
+  cr_assert_eq(nplm_test_set_int(t, NPLM_OPT_TOY_OFFSET, 0), NPLM_OK);
   nplm_test_t *fresh = NULL;
   cr_assert_eq(nplm_test_create(&fresh, family, NULL), NPLM_OK);
   cr_assert_eq(nplm_test_calibrate(fresh, g_pool, N_POOL, 1, NULL, 2, 1, tn), NPLM_ESTATE);

@@ -620,6 +620,11 @@ Test(nuisance, learning_options) {
   cr_assert_eq(nplm_nuisance_set_int(nu, NPLM_NUIS_OPT_MAX_ITERATIONS, 0), NPLM_EINVAL);
   cr_assert_eq(nplm_nuisance_set_int(nu, NPLM_NUIS_OPT_VALIDATION_EVERY, 1), NPLM_EINVAL);
   cr_assert(strstr(nplm_last_error(), "validation_every") != NULL, "%s", nplm_last_error());
+  cr_assert_eq(nplm_nuisance_set_int(nu, NPLM_NUIS_OPT_SEED, INT64_MAX), NPLM_EINVAL);
+  cr_assert(strstr(nplm_last_error(), "'seed' = 9223372036854775807") != NULL, "%s",
+            nplm_last_error());
+  cr_assert_eq(nplm_nuisance_set_int(nu, NPLM_NUIS_OPT_SEED, ((int64_t)1 << 53) + 1),
+               NPLM_EINVAL);
   cr_assert_eq(nplm_nuisance_set_int(nu, (nplm_nuisance_option_t)999, 1), NPLM_EINVAL);
   cr_assert_eq(nplm_nuisance_set_int(NULL, NPLM_NUIS_OPT_SEED, 1), NPLM_EINVAL);
   cr_assert(strstr(nplm_last_error(), "nu is NULL") != NULL, "%s", nplm_last_error());

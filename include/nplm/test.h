@@ -194,7 +194,7 @@ typedef struct nplm_progress {
   size_t size;     /**< sizeof(nplm_progress_t) of the library that filled it. */
   int64_t done;    /**< Epochs / iterations done. */
   int64_t total;   /**< Epochs / iteration limit. */
-  double t;        /**< Current t = -2 L. */
+  double t;        /**< Current t = -2 L - Delta (Delta = 0 without nuisances). */
   double seconds;  /**< Seconds since the fit started. */
 } nplm_progress_t;
 

@@ -301,16 +301,17 @@ static int monitor(void *arg, int64_t step, double f) {
     if (step == 0) return 0;
     step += c->step_offset;
   }
+  const double tv = -2.0 * f - c->delta; /* t = tau - Delta at this step */
   if (c->trace && c->patience > 0 && step > 0 && step % c->patience == 0) {
     size_t i = (size_t)(step / c->patience) - 1;
     if (i < c->trace_len) {
-      c->trace[i] = -2.0 * f;
+      c->trace[i] = tv;
       c->trace_done = i + 1;
     }
   }
   nplm_test_t *t = c->mut;
   if (!t) return 0;
-  if (c->patience > 0 && step > 0 && step % c->patience == 0 && history_push(t, step, -2.0 * f)) {
+  if (c->patience > 0 && step > 0 && step % c->patience == 0 && history_push(t, step, tv)) {
     c->hist_status = NPLM_ENOMEM;
     return 1;
   }
@@ -318,7 +319,7 @@ static int monitor(void *arg, int64_t step, double f) {
     double now = nplm__now();
     if (step == 0 || now - c->last_progress >= PROGRESS_INTERVAL) {
       c->last_progress = now;
-      nplm_progress_t p = {sizeof(nplm_progress_t), step, c->total, -2.0 * f, now - c->t0};
+      nplm_progress_t p = {sizeof(nplm_progress_t), step, c->total, tv, now - c->t0};
       if (t->progress(t->progress_user, &p)) {
         c->canceled = 1;
         return 1;
@@ -460,6 +461,7 @@ nplm_status_t nplm__test_fit(fit_ctx_t *c, const nplm__events_t *data, uint64_t 
   c->trace_done = 0;
   c->delta_only = 0;
   c->step_offset = 0;
+  c->delta = 0.0;
   /* the kernels' work areas first: aligned (work_n is a multiple of the vector width) */
   double *buf = nplm__malloc_aligned((size_t)threads * c->work_n + c->n_tasks * c->slot_n + 5 * N +
                                          (t->nuis ? t->nuis->n_cols : 0),
@@ -495,6 +497,7 @@ nplm_status_t nplm__test_fit(fit_ctx_t *c, const nplm__events_t *data, uint64_t 
     s = optimise(&dc, J, nu, lo + P, hi + P, &nf->delta_rep);
     if (s == NPLM_OK || s == NPLM_ENOCONV) {
       nf->delta = -2.0 * nf->delta_rep.f;
+      c->delta = nf->delta;
       memcpy(nf->nu_delta, nu, J * sizeof *nu);
       for (size_t j = 0; j < J; j++) nu[j] = c->nu0 ? c->nu0[j] : t->nuis->items[j].nu0;
     }
@@ -601,13 +604,14 @@ nplm_status_t nplm_test_run(nplm_test_t *t, const double *x, size_t n, size_t d,
   s = nplm__test_fit(&c, &data, (uint64_t)nplm__test_opt(t, NPLM_OPT_SEED), 0, fitted->params,
                      &fitted->clip, &rep, t->nuis ? &nf : NULL);
   if (s != NPLM_OK && s != NPLM_ENOCONV) goto out;
+  const double t_final = -2.0 * rep.f - (t->nuis ? nf.delta : 0.0);
   if (!(c.patience > 0 && rep.iterations % c.patience == 0 && rep.iterations > 0) &&
-      history_push(t, rep.iterations, -2.0 * rep.f)) {
+      history_push(t, rep.iterations, t_final)) {
     s = nplm__fail(NPLM_ENOMEM, "%s: out of memory", fn);
     goto out;
   }
   if (t->progress) { /* the final report; the work is done, so its answer is not a cancel */
-    nplm_progress_t p = {sizeof(nplm_progress_t), rep.iterations, c.total, -2.0 * rep.f,
+    nplm_progress_t p = {sizeof(nplm_progress_t), rep.iterations, c.total, t_final,
                          nplm__now() - t0};
     (void)t->progress(t->progress_user, &p);
   }

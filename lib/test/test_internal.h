@@ -103,6 +103,7 @@ struct nplm__fit_ctx {
   /* monitoring */
   int64_t patience, total;
   int64_t step_offset; /* steps of an earlier phase (Adam before L-BFGS-B), added to the step */
+  double delta;        /* Delta, once fitted: history, progress and traces show -2 L - Delta */
   double t0, last_progress;
   nplm_status_t hist_status;
   int canceled;

@@ -157,6 +157,48 @@ Test(systematics, delta_of_a_normalisation_by_hand) {
   nplm_nuisance_free(nu);
 }
 
+/* With nuisances the history and the progress callback report t = tau - Delta, the statistic
+ * the run returns (they once reported tau alone): the last entry is t itself. */
+static int last_progress(void *user, const nplm_progress_t *p) {
+  *(double *)user = p->t;
+  return 0;
+}
+
+Test(systematics, history_and_progress_report_tau_minus_delta) {
+  nplm_nuisance_t *nu = NULL;
+  cr_assert_eq(nplm_nuisance_create(&nu, 1), NPLM_OK);
+  cr_assert_eq(nplm_nuisance_add_norm(nu, 0.05, NULL), NPLM_OK);
+  nplm_model_t *family = NULL;
+  nplm_test_t *t = linear_test(nu, &family, 1000.0);
+  cr_assert_eq(nplm_test_set_int(t, NPLM_OPT_PATIENCE, 1), NPLM_OK);
+  double seen = (double)NAN;
+  cr_assert_eq(nplm_test_set_progress(t, last_progress, &seen), NPLM_OK);
+  double data[1100];
+  uint64_t s = 78;
+  for (int i = 0; i < 1100; i++) data[i] = expo(&s);
+  double tv, tau, delta;
+  cr_assert_eq(nplm_test_run(t, data, 1100, 1, NULL, &tv), NPLM_OK, "%s",
+               nplm_test_last_error(t));
+  cr_assert_eq(nplm_test_result(t, NPLM_RESULT_TAU, &tau), NPLM_OK);
+  cr_assert_eq(nplm_test_result(t, NPLM_RESULT_DELTA, &delta), NPLM_OK);
+  cr_assert(fabs(delta) > 1.0, "Delta %g would not tell tau from t", delta);
+  size_t n = 0;
+  cr_assert_eq(nplm_test_history(t, NULL, NULL, 0, &n), NPLM_OK);
+  cr_assert(n >= 2 && n <= 64, "%zu history entries", n);
+  int64_t steps[64];
+  double hist[64];
+  cr_assert_eq(nplm_test_history(t, steps, hist, 64, &n), NPLM_OK);
+  cr_assert_eq(hist[n - 1], tv, "last history entry %.17g, t %.17g (tau %.17g)", hist[n - 1], tv,
+               tau);
+  cr_assert_eq(seen, tv, "last progress t %.17g, t %.17g (tau %.17g)", seen, tv, tau);
+  for (size_t i = 0; i < n; i++) /* L-BFGS-B never increases the loss: t only grows */
+    cr_assert(hist[i] <= tv + 1e-9 * fabs(tv), "entry %zu (step %lld): %.17g > t %.17g", i,
+              (long long)steps[i], hist[i], tv);
+  nplm_test_free(t);
+  nplm_model_free(family);
+  nplm_nuisance_free(nu);
+}
+
 /* Data whose scale is shifted by nu* = 0.12 (x -> x e^nu*): without nuisances the test sees a
  * large t; with the oracle scale nuisance Delta absorbs it and fits nu near nu*. */
 Test(systematics, tau_minus_delta_absorbs_a_scale_shift) {

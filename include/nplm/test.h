@@ -149,8 +149,10 @@ enum nplm_kernel_solver {
 enum nplm_init {
   NPLM_INIT_RANDOM = 0,    /**< Glorot-uniform weights from (seed, stream); biases per
                                 ::NPLM_OPT_BIAS_INIT. */
-  NPLM_INIT_FROM_MODEL = 1 /**< Start from the parameters of the family model (projected onto
-                                the clip box). */
+  NPLM_INIT_FROM_MODEL = 1 /**< Start from the parameters of the family model. Adam, like a
+                                Keras weight constraint, clips after each update (its first
+                                gradient is taken at the start as given); L-BFGS-B starts
+                                from the start's projection onto the clip box. */
 };
 
 /** Values of ::NPLM_OPT_BIAS_INIT. */

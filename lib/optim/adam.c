@@ -1,5 +1,8 @@
 /* Full-batch Adam, Keras form: lr_t = lr sqrt(1 - b2^k) / (1 - b1^k),
- * x -= lr_t m / (sqrt(v) + eps), then projection onto the clip box. */
+ * x -= lr_t m / (sqrt(v) + eps), then projection onto the clip box. As with a Keras weight
+ * constraint, the projection follows each update only: the first gradient is taken at the
+ * start as given, even where it lies outside the box (a Glorot draw wider than a small
+ * clip), and every point after the first step is inside. */
 #include <math.h>
 #include <string.h>
 
@@ -34,7 +37,6 @@ nplm_status_t nplm__adam(size_t n, double *x, const double *lo, const double *hi
   nplm_status_t s = NPLM_OK;
   double f = 0.0, b1k = 1.0, b2k = 1.0;
   memset(rep, 0, sizeof *rep);
-  nplm__project(n, x, lo, hi);
   for (int64_t k = 1; k <= o->epochs; k++) {
     s = obj(ctx, x, &f, g);
     rep->evaluations++;

@@ -40,7 +40,8 @@ void nplm__project(size_t n, double *x, const double *lo, const double *hi);
 double nplm__projected_gradient_norm(size_t n, const double *x, const double *g,
                                      const double *lo, const double *hi);
 
-/* Full-batch Adam in the Keras form, each step followed by projection onto the box. The
+/* Full-batch Adam in the Keras form, each step followed by projection onto the box (the start
+ * itself is not projected: with epochs >= 1 the result is inside the box). The
  * monitor sees (k, f(x_k)) for k = 0 .. epochs, x_k being the point after k steps. */
 nplm_status_t nplm__adam(size_t n, double *x, const double *lo, const double *hi,
                          nplm__objective_fn obj, nplm__monitor_fn mon, void *ctx,

@@ -91,6 +91,36 @@ Test(adam, projection_after_every_step) {
   cr_assert_eq(rep.converged, 1);
 }
 
+/* The clip follows each update, as a Keras weight constraint: the first gradient is taken at
+ * a start outside the box (a Glorot draw wider than a small clip) as it is, not at its
+ * projection, and the step lands inside. */
+typedef struct seen_start {
+  quad_t q; /* first: quad_obj reads the context as a quad_t */
+  double f0;
+} seen_start_t;
+
+static int record_start(void *ctx, int64_t step, double f) {
+  if (step == 0) ((seen_start_t *)ctx)->f0 = f;
+  return 0;
+}
+
+Test(adam, first_gradient_at_the_unprojected_start) {
+  const double w[2] = {1.0, 1.0}, c[2] = {0.0, 0.25};
+  seen_start_t ss = {{2, w, c, 0}, 0.0};
+  double x[2] = {2.0, 0.0};
+  const double lo[2] = {-0.5, -0.5}, hi[2] = {0.5, 0.5};
+  nplm__adam_opts_t o = {1, 0.01, 0.9, 0.999, 1e-7, 0.0};
+  nplm__optim_report_t rep;
+  cr_assert_eq(nplm__adam(2, x, lo, hi, quad_obj, record_start, &ss, &o, &rep), NPLM_OK);
+  cr_assert_eq(ss.f0, 0.5 * 2.0 * 2.0 + 0.5 * 0.25 * 0.25, "f at the start as given: %.17g",
+               ss.f0);
+  cr_assert_eq(x[0], 0.5); /* 2 - 0.01, projected */
+  /* x[1] = 0 is inside: one step of ~lr towards c, from the gradient at the true start */
+  const double m = 0.1 * -0.25, v = 0.001 * 0.0625, lr1 = 0.01 * sqrt(1 - 0.999) / (1 - 0.9);
+  const double want = 0.0 - lr1 * m / (sqrt(v) + 1e-7);
+  cr_assert(fabs(x[1] - want) <= 1e-15, "x[1] = %.17g, want %.17g", x[1], want);
+}
+
 static int cancel_at_3(void *ctx, int64_t step, double f) {
   (void)ctx;
   (void)f;

@@ -215,6 +215,19 @@ static void check_same_fit(const one_fit_t *a, const one_fit_t *b, const char *w
   cr_assert(memcmp(a->ht, b->ht, a->hn * sizeof *a->ht) == 0, "%s: history t", what);
 }
 
+/* The fit both the single starts and the multi-start run use: L-BFGS-B, 400 iterations,
+ * history every 25. */
+static nplm_test_t *lbfgsb_test(const nplm_model_t *family, const double *ref, size_t nr,
+                                size_t nd) {
+  nplm_test_t *t = NULL;
+  cr_assert_eq(nplm_test_create(&t, family, NULL), NPLM_OK);
+  cr_assert_eq(nplm_test_set_reference(t, ref, nr, 1, NULL, (double)nd), NPLM_OK);
+  cr_assert_eq(nplm_test_set_int(t, NPLM_OPT_OPTIMIZER, NPLM_OPTIMIZER_LBFGSB), NPLM_OK);
+  cr_assert_eq(nplm_test_set_int(t, NPLM_OPT_MAX_ITERATIONS, 400), NPLM_OK);
+  cr_assert_eq(nplm_test_set_int(t, NPLM_OPT_PATIENCE, 25), NPLM_OK);
+  return t;
+}
+
 Test(starts, best_of_k_single_fits_bit_for_bit) {
   enum { NR = 6000, ND = 400, K = 4 };
   const uint64_t seed = 11;
@@ -230,12 +243,8 @@ Test(starts, best_of_k_single_fits_bit_for_bit) {
   nplm_model_t *family = NULL;
   nplm_test_t *t = NULL;
   cr_assert_eq(nplm_model_create_mlp(&family, layers, 3, 9.0), NPLM_OK);
-  cr_assert_eq(nplm_test_create(&t, family, NULL), NPLM_OK);
-  cr_assert_eq(nplm_test_set_reference(t, ref, NR, 1, NULL, (double)ND), NPLM_OK);
-  cr_assert_eq(nplm_test_set_int(t, NPLM_OPT_OPTIMIZER, NPLM_OPTIMIZER_LBFGSB), NPLM_OK);
+  t = lbfgsb_test(family, ref, NR, ND);
   cr_assert_eq(nplm_test_set_int(t, NPLM_OPT_SEED, (int64_t)seed), NPLM_OK);
-  cr_assert_eq(nplm_test_set_int(t, NPLM_OPT_MAX_ITERATIONS, 400), NPLM_OK);
-  cr_assert_eq(nplm_test_set_int(t, NPLM_OPT_PATIENCE, 25), NPLM_OK);
   cr_assert_eq(nplm_test_set_int(t, NPLM_OPT_THREADS, 1), NPLM_OK);
 
   /* each start on its own */
@@ -252,12 +261,7 @@ Test(starts, best_of_k_single_fits_bit_for_bit) {
     }
     cr_assert_eq(nplm_model_set_params(m, start, 13), NPLM_OK);
     /* a test handle copies its family: a fresh handle for the new start */
-    nplm_test_t *tk = NULL;
-    cr_assert_eq(nplm_test_create(&tk, m, NULL), NPLM_OK);
-    cr_assert_eq(nplm_test_set_reference(tk, ref, NR, 1, NULL, (double)ND), NPLM_OK);
-    cr_assert_eq(nplm_test_set_int(tk, NPLM_OPT_OPTIMIZER, NPLM_OPTIMIZER_LBFGSB), NPLM_OK);
-    cr_assert_eq(nplm_test_set_int(tk, NPLM_OPT_MAX_ITERATIONS, 400), NPLM_OK);
-    cr_assert_eq(nplm_test_set_int(tk, NPLM_OPT_PATIENCE, 25), NPLM_OK);
+    nplm_test_t *tk = lbfgsb_test(m, ref, NR, ND);
     cr_assert_eq(nplm_test_set_int(tk, NPLM_OPT_INIT, NPLM_INIT_FROM_MODEL), NPLM_OK);
     fit_once(tk, data, ND, &single[k]);
     nplm_test_free(tk);

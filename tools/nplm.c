@@ -16,6 +16,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -29,6 +30,8 @@
 #endif
 
 #define MAX_OPTS 64
+#define MAX_TOYS 100000000LL                  /* --toys, and n_toys of a shard */
+#define MAX_TOY_INDEX 9007199254740992LL      /* 2^53: the library's NPLM_OPT_TOY_OFFSET bound */
 
 /* ---- small helpers ---- */
 
@@ -290,8 +293,11 @@ static int setup(args_t *a, setup_t *s, const char *what) {
   const char *cols = get(a, "columns");
   double clip;
   long long threads, epochs, seed;
+  const char *cl = get(a, "clip"); /* a number, or inf (no clip) */
+  clip = cl && strcmp(cl, "inf") == 0 ? (double)INFINITY : 9.0;
   if (need(a, "reference", &ref) || need(a, "n-expected", &v) ||
-      to_double(v, "n-expected", &s->n_expected) || opt_double(a, "clip", 9.0, &clip) ||
+      to_double(v, "n-expected", &s->n_expected) ||
+      (cl && clip != (double)INFINITY && to_double(cl, "clip", &clip)) ||
       opt_long(a, "threads", 0, 1024, 0, &threads) ||
       opt_long(a, "epochs", 1, 1000000000, 300000, &epochs) ||
       opt_long(a, "seed", 0, (1LL << 53), 0, &seed))
@@ -301,8 +307,7 @@ static int setup(args_t *a, setup_t *s, const char *what) {
       opt_long(a, "starts", 1, 1000, 1, &starts))
     return 1;
   if ((v = get(a, "model"))) spec = v;
-  const char *cl = get(a, "clip");
-  if (cl && strcmp(cl, "inf") == 0) clip = INFINITY;
+  if (!(clip > 0.0)) return die("--clip: %g must be > 0 (or inf: no clip)", clip);
   snprintf(s->model_spec, sizeof s->model_spec, "%s", spec);
   s->seed = (unsigned long long)seed;
   s->clip = clip;
@@ -347,12 +352,53 @@ static int setup(args_t *a, setup_t *s, const char *what) {
   return 0;
 }
 
+/* --json FILE, a regular file or a new one, is written to FILE.tmp and renamed over FILE
+ * only once complete, so a failed command leaves an existing FILE as it was. Anything else
+ * (a device, a pipe) is written directly, and "-" is the standard output. */
+static char g_json_tmp[4096];
+
 static FILE *open_json(args_t *a, const char **path) {
   *path = get(a, "json");
+  g_json_tmp[0] = '\0';
   if (!*path) return NULL;
-  FILE *f = strcmp(*path, "-") == 0 ? stdout : fopen(*path, "w");
-  if (!f) die("--json: cannot write '%s': %s", *path, strerror(errno));
+  if (strcmp(*path, "-") == 0) return stdout;
+  struct stat st;
+  if (stat(*path, &st) == 0 && !S_ISREG(st.st_mode)) {
+    FILE *f = fopen(*path, "w");
+    if (!f) die("--json: cannot write '%s': %s", *path, strerror(errno));
+    return f;
+  }
+  const int w = snprintf(g_json_tmp, sizeof g_json_tmp, "%s.tmp", *path);
+  if (w < 0 || (size_t)w >= sizeof g_json_tmp) {
+    die("--json: path too long");
+    return NULL;
+  }
+  FILE *f = fopen(g_json_tmp, "w");
+  if (!f) die("--json: cannot write '%s': %s", g_json_tmp, strerror(errno));
   return f;
+}
+
+/* Finish --json: on success (rc == 0) check every write and move the file into place;
+ * otherwise drop it. Returns rc, or 1 if the file could not be written. */
+static int close_json(FILE *f, const char *path, int rc) {
+  if (!f) return rc;
+  if (f == stdout) return rc;
+  const int bad = ferror(f), direct = !g_json_tmp[0];
+  if (fclose(f) != 0 || bad) {
+    if (!direct) remove(g_json_tmp);
+    return rc ? rc : die("--json: cannot write '%s'", direct ? path : g_json_tmp);
+  }
+  if (direct) return rc;
+  if (rc) {
+    remove(g_json_tmp);
+    return rc;
+  }
+  if (rename(g_json_tmp, path) != 0) {
+    const int e = errno;
+    remove(g_json_tmp);
+    return die("--json: cannot replace '%s': %s", path, strerror(e));
+  }
+  return 0;
 }
 
 static const char *optimizer_name(int optimizer) {
@@ -424,8 +470,12 @@ static int read_shard(const char *path, shard_t *sh) {
   sh->seed = sd ? strtoll(sd + 7, NULL, 10) : -1;
   sh->n = strtoll(ns + 9, NULL, 10);
   char *b0 = strchr(st, '{'), *b1 = b0 ? strchr(b0, '}') : NULL;
-  if (!b1 || (size_t)(b1 - b0 + 1) >= sizeof sh->settings_copy || sh->n < 1 || sh->first < 0)
-    return die("'%s': bad settings or toy range", path);
+  /* the ranges nplm calibrate writes: 1 .. 1e8 toys from a first toy in 0 .. 2^53 - n (so
+     the buffer below is never sized from a damaged count) */
+  if (!b1 || (size_t)(b1 - b0 + 1) >= sizeof sh->settings_copy || sh->n < 1 ||
+      sh->n > MAX_TOYS || sh->first < 0 || sh->first > MAX_TOY_INDEX - sh->n)
+    return die("'%s': bad settings or toy range (n_toys %lld, first_toy %lld)", path, sh->n,
+               sh->first);
   memcpy(sh->settings_copy, b0, (size_t)(b1 - b0 + 1));
   sh->t = malloc((size_t)sh->n * sizeof *sh->t);
   if (!sh->t) return die("out of memory");
@@ -551,7 +601,7 @@ static int cmd_run(int argc, char **argv) {
     if (!rc && save && (nplm_test_fitted_model(s.test, &f) || nplm_model_save(f, save)))
       rc = die("%s", nplm_last_error());
   }
-  if (jf && jf != stdout) fclose(jf);
+  rc = close_json(jf, jpath, rc);
   free(calib.text);
   free(calib.t);
   table_free(&data);
@@ -714,15 +764,15 @@ static int cmd_calibrate(int argc, char **argv) {
   const char *ppath = NULL, *jpath = NULL;
   long long toys = 0, first = 0;
   if (!rc) rc = need(&a, "pool", &ppath) || read_table(ppath, get(&a, "columns"), &pool);
-  if (!rc) rc = need(&a, "toys", &ppath) || to_long(ppath, "toys", 1, 100000000, &toys);
-  if (!rc) rc = opt_long(&a, "first-toy", 0, (1LL << 56) - 1, 0, &first);
+  if (!rc) rc = need(&a, "toys", &ppath) || to_long(ppath, "toys", 1, MAX_TOYS, &toys);
+  if (!rc) rc = opt_long(&a, "first-toy", 0, MAX_TOY_INDEX - toys, 0, &first);
   const char *shard_env = get(&a, "shard-from-env");
   if (!rc && shard_env) { /* batch arrays: shard i runs toys [i * K, (i + 1) * K) */
     const char *var = strcmp(shard_env, "1") == 0 ? "SLURM_ARRAY_TASK_ID" : shard_env;
     const char *v = getenv(var);
     long long idx = 0;
     if (!v) rc = die("--shard-from-env: %s is not set", var);
-    else if (!(rc = to_long(v, var, 0, (1LL << 40), &idx))) first = idx * toys;
+    else if (!(rc = to_long(v, var, 0, (MAX_TOY_INDEX - toys) / toys, &idx))) first = idx * toys;
   }
   const char *ckpt = get(&a, "checkpoint");
   int ranks = 1;
@@ -736,10 +786,16 @@ static int cmd_calibrate(int argc, char **argv) {
   }
 #endif
   if (!rc && ranks > 1 && ckpt) rc = die("--checkpoint is per process: not with mpirun");
+  int reporter = 1; /* the process that writes the results (rank 0 under mpirun) */
+#ifdef NPLM_HAVE_MPI
+  reporter = rank == 0;
+#endif
   FILE *jf = NULL;
-  if (!rc) {
+  if (!rc && reporter) {
     jf = open_json(&a, &jpath);
     if (jpath && !jf) rc = 1;
+  } else if (!rc) {
+    (void)get(&a, "json"); /* rank 0 writes it */
   }
   if (!rc) rc = unused(&a);
   if (!rc && pool.d != s.ref.d) rc = die("--pool has %zu columns, --reference %zu", pool.d, s.ref.d);
@@ -819,7 +875,7 @@ static int cmd_calibrate(int argc, char **argv) {
       fprintf(jf, "}\n");
     }
   }
-  if (jf && jf != stdout) fclose(jf);
+  if (rc >= 0) rc = close_json(jf, jpath, rc); /* rc < 0: a rank other than 0, done */
   free(tn);
   table_free(&pool);
   setup_free(&s);
@@ -955,6 +1011,14 @@ static int cmd_preprocess(int argc, char **argv) {
 
 /* ---- nplm generate ---- */
 
+/* A Poisson mean the generators can draw from: finite and at most the --events limit (the
+ * draw is cast to a count and sizes a buffer). */
+static int check_mean(const char *what, double mu) {
+  if (!(mu >= 0.0 && mu <= 1e9))
+    return die("%s: the expected number of events %g is not in [0, 1e9]", what, mu);
+  return 0;
+}
+
 static int generate_dilepton(int argc, char **argv) {
   args_t a;
   if (parse_args(argc, argv, &a)) return 2;
@@ -965,17 +1029,19 @@ static int generate_dilepton(int argc, char **argv) {
   dilepton_default_config(&cfg);
   int with_mass = get(&a, "with-mass") != NULL;
   int rc = need(&a, "out", &out) || opt_long(&a, "events", 0, 1000000000, -1, &events) ||
-           opt_double(&a, "poisson", -1.0, &mu) || opt_long(&a, "seed", 0, 1LL << 62, 1, &seed) ||
+           opt_double(&a, "poisson", (double)NAN, &mu) ||
+           opt_long(&a, "seed", 0, 1LL << 62, 1, &seed) ||
            opt_double(&a, "scale-barrel", 0.0, &cfg.scale_barrel) ||
            opt_double(&a, "scale-endcap", 0.0, &cfg.scale_endcap) ||
            opt_double(&a, "norm", 0.0, &norm);
   if (!rc) rc = unused(&a);
-  if (!rc && (events < 0) == (mu < 0)) rc = die("give exactly one of --events N and --poisson MU");
+  if (!rc && (events < 0) == isnan(mu)) rc = die("give exactly one of --events N and --poisson MU");
   if (!rc && (fabs(cfg.scale_barrel) > 0.5 || fabs(cfg.scale_endcap) > 0.5))
     rc = die("--scale-barrel/--scale-endcap: |NU| above 0.5 is not a momentum scale");
+  if (!rc && !isnan(mu)) rc = check_mean("--poisson/--norm", mu * exp(norm));
   if (rc) return rc;
   sample_rng_t r = {(uint64_t)seed};
-  size_t nb = mu >= 0 ? sample_poisson(&r, mu * exp(norm)) : (size_t)events, ns = 0;
+  size_t nb = !isnan(mu) ? sample_poisson(&r, mu * exp(norm)) : (size_t)events, ns = 0;
   int proc = DILEPTON_DY;
   if (sigspec) {
     char *end;
@@ -984,7 +1050,9 @@ static int generate_dilepton(int argc, char **argv) {
     else if (strncmp(sigspec, "eft:", 4) == 0) proc = DILEPTON_EFT, v = sigspec + 4;
     else return die("--signal: '%s' is neither zprime:NS nor eft:NS", sigspec);
     double nsig = strtod(v, &end);
-    if (*end || !(nsig >= 0)) return die("--signal: expected %.*s:NS", (int)(v - sigspec - 1), sigspec);
+    if (*end || end == v || !(nsig >= 0))
+      return die("--signal: expected %.*s:NS", (int)(v - sigspec - 1), sigspec);
+    if (check_mean("--signal", nsig)) return 1;
     ns = sample_poisson(&r, nsig);
   }
   double *x = malloc((nb + ns + 1) * 6 * sizeof *x);
@@ -1040,13 +1108,16 @@ static int cmd_generate(int argc, char **argv) {
   long long events, seed;
   double mu, scale, norm;
   int rc = need(&a, "out", &out) || opt_long(&a, "events", 0, 1000000000, -1, &events) ||
-           opt_double(&a, "poisson", -1.0, &mu) || opt_long(&a, "seed", 0, 1LL << 62, 1, &seed) ||
+           opt_double(&a, "poisson", (double)NAN, &mu) ||
+           opt_long(&a, "seed", 0, 1LL << 62, 1, &seed) ||
            opt_double(&a, "scale", 0.0, &scale) || opt_double(&a, "norm", 0.0, &norm);
   if (!rc) rc = unused(&a);
-  if (!rc && (events < 0) == (mu < 0)) rc = die("give exactly one of --events N and --poisson MU");
+  if (!rc && (events < 0) == isnan(mu)) rc = die("give exactly one of --events N and --poisson MU");
+  if (!rc && !isnan(mu)) rc = check_mean("--poisson/--norm", mu * exp(norm));
+  if (!rc && !(fabs(scale) <= 700.0)) rc = die("--scale: %g is not in [-700, 700]", scale);
   if (rc) return rc;
   sample_rng_t r = {(uint64_t)seed};
-  size_t nb = mu >= 0 ? sample_poisson(&r, mu * exp(norm)) : (size_t)events;
+  size_t nb = !isnan(mu) ? sample_poisson(&r, mu * exp(norm)) : (size_t)events;
   size_t ns = 0;
   int kind = 0;
   double mean = 0, sd = 0, nsig = 0;
@@ -1057,14 +1128,16 @@ static int cmd_generate(int argc, char **argv) {
       mean = strtod(sigspec + 6, &end);
       if (*end == ',') sd = strtod(end + 1, &end);
       if (*end == ',') nsig = strtod(end + 1, &end);
-      if (*end || !(sd > 0) || !(nsig >= 0)) return die("--signal: expected gauss:MEAN,SIGMA,NS");
+      if (*end || !isfinite(mean) || !(sd > 0 && isfinite(sd)) || !(nsig >= 0))
+        return die("--signal: expected gauss:MEAN,SIGMA,NS (finite, SIGMA > 0)");
     } else if (strncmp(sigspec, "gamma3:", 7) == 0) {
       kind = 2;
       nsig = strtod(sigspec + 7, &end);
-      if (*end || !(nsig >= 0)) return die("--signal: expected gamma3:NS");
+      if (*end || end == sigspec + 7 || !(nsig >= 0)) return die("--signal: expected gamma3:NS");
     } else {
       return die("--signal: '%s' is neither gauss:MEAN,SIGMA,NS nor gamma3:NS", sigspec);
     }
+    if (check_mean("--signal", nsig)) return 1;
     ns = sample_poisson(&r, nsig);
   }
   double *x = malloc((nb + ns + 1) * sizeof *x);
@@ -1309,6 +1382,8 @@ static void usage(FILE *f) {
              "  version         print the library version\n");
 }
 
+static int dispatch(int argc, char **argv);
+
 int main(int argc, char **argv) {
   if (argc < 2 || strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0) {
     usage(argc < 2 ? stderr : stdout);
@@ -1317,6 +1392,13 @@ int main(int argc, char **argv) {
   static char name[64];
   snprintf(name, sizeof name, "nplm %s", argv[1]);
   g_cmd = name;
+  int rc = dispatch(argc, argv);
+  /* results go to the standard output: a failed write there is a failed command */
+  if ((fflush(stdout) != 0 || ferror(stdout)) && rc == 0) rc = die("cannot write the output");
+  return rc;
+}
+
+static int dispatch(int argc, char **argv) {
   const char *c = argv[1];
   if (strcmp(c, "run") == 0) return cmd_run(argc - 2, argv + 2);
   if (strcmp(c, "calibrate") == 0) {

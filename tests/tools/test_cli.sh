@@ -338,6 +338,49 @@ grep -q "not a calibration file" bad.err || fail "run --calibration accepted a r
 check_bad 1 calibrate --reference ref.npy --pool pool.npy --n-expected 100 --toys 4 --seed 8 --checkpoint ck.jsonl
 grep -q "other settings" bad.err || fail "checkpoint with other settings not refused"
 check_bad 1 calibrate --reference ref.npy --pool pool.npy --n-expected 100 --toys 2 --shard-from-env NO_SUCH_VAR
+# a shard whose n_toys is damaged (it once sized a buffer that wrapped and overflowed)
+"$PY" - <<'PYEOF'
+import json
+s = json.load(open("s0.json"))
+s["n_toys"] = 2305843009213693953
+json.dump(s, open("huge.json", "w"))
+PYEOF
+check_bad 1 merge --out m.json huge.json
+grep -q "toy range" bad.err || fail "merge: damaged n_toys not named"
+check_bad 1 run --reference ref.npy --data data.csv --n-expected 100 --calibration huge.json
+# Poisson means the generators cannot draw from (they once segfaulted or wrote 0 events)
+check_bad 1 generate 1d --out x.npy --events 5 --signal gamma3:inf
+check_bad 1 generate 1d --out x.npy --poisson 10 --norm 800
+check_bad 1 generate 1d --out x.csv --poisson 1e300
+check_bad 1 generate 1d --out x.csv --poisson -3
+check_bad 1 generate dilepton --out x.npy --events 3 --signal eft:inf
+check_bad 1 generate 1d --out x.csv --events 5 --signal gauss:nan,1,2
+check_bad 1 generate 1d --out x.csv --events 5 --scale 800
+check_bad 1 run --reference ref.npy --data data.csv --n-expected 100 --clip -1
+grep -q -- "--clip" bad.err || fail "a negative clip is not named"
+# --clip inf (documented: no clip) runs
+"$NPLM" run --reference ref.npy --data data.csv --n-expected 100 --optimizer lbfgsb \
+  --max-iterations 50 --clip inf > /dev/null 2>&1 || fail "--clip inf refused"
+# a failed run leaves an earlier --json file as it was; write failures are failures
+echo '{"kept": 1}' > keep.json
+printf 'x\n1.0\nnan\n' > nan.csv
+check_bad 1 run --reference ref.npy --data nan.csv --n-expected 100 --json keep.json
+grep -q kept keep.json || fail "a failed run emptied its --json file"
+[ ! -e keep.json.tmp ] || fail "a failed run left keep.json.tmp"
+if [ -w /dev/full ]; then
+  set +e
+  "$NPLM" run --reference ref.npy --data data.csv --n-expected 100 --optimizer lbfgsb \
+    --json /dev/full > /dev/null 2> bad.err
+  rc=$?
+  set -e
+  [ "$rc" = 1 ] && grep -q /dev/full bad.err || fail "--json on a full device exits $rc"
+  [ -c /dev/full ] || fail "--json /dev/full replaced the device"
+  set +e
+  "$NPLM" eval --model-file f.bin --data data.csv > /dev/full 2> bad.err
+  rc=$?
+  set -e
+  [ "$rc" = 1 ] || fail "eval to a full device exits $rc"
+fi
 for spec in $H5_BAD; do
   check_bad 1 run --reference "$spec" --data data.csv --n-expected 100
 done

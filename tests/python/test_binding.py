@@ -231,3 +231,45 @@ def test_nuisance_handle_lifecycle(samples, tmp_path):
             t.set_reference(ref, n_expected=100.0)
     assert nu._h is None and t._h is None and m._h is None
     nu.close()  # closing twice is harmless
+
+
+def test_borrowed_fitted_model_and_argument_checks(samples):
+    """The fitted model is the Test's until its next run: using it later raises instead of
+    reading freed memory; a weights array of the wrong length and integer options past 2^53
+    are refused, not read out of bounds or rounded."""
+    _, ref, data = samples
+    with nplm.Model.mlp([1, 3, 1], clip=9.0) as m:
+        t = nplm.Test(m)
+        t.set_reference(ref, n_expected=100.0)
+        t.set_option("optimizer", nplm.OPTIMIZER_LBFGSB)
+        t.run(data)
+        f = t.fitted_model()
+        p = f.params.copy()
+        assert f.num_params == 10
+        t.run(data[:50])
+        with pytest.raises(nplm.NplmState, match="earlier run"):
+            f.num_params
+        g = t.fitted_model()
+        assert g.num_params == 10 and not np.array_equal(g.params, p)
+        del t  # g keeps the test alive: still valid
+        assert g.num_params == 10
+        g._test.close()
+        with pytest.raises(nplm.NplmState):
+            g.params
+        with nplm.Test(m) as t:
+            with pytest.raises(nplm.NplmInvalid, match="weights: need 4000 values"):
+                t.set_reference(ref, n_expected=100.0, weights=np.ones(2))
+            t.set_reference(ref, n_expected=100.0)
+            with pytest.raises(nplm.NplmInvalid, match="weights: need"):
+                t.run(data, weights=np.ones(len(data) - 1))
+            with pytest.raises(nplm.NplmInvalid, match="weights: need"):
+                t.calibrate(ref, 2, seed=1, weights=np.ones(3))
+            with pytest.raises(nplm.NplmInvalid, match="seed"):
+                t.calibrate(ref, 2, seed=-1)
+            t.set_option("seed", 2**53)
+            assert t.option("seed") == 2.0**53
+            with pytest.raises(nplm.NplmInvalid, match="seed"):
+                t.set_option("seed", 2**53 + 1)
+            with pytest.raises(nplm.NplmInvalid, match="seed"):
+                t.set_option("seed", 10**400)
+            assert t.option("seed") == 2.0**53

@@ -91,6 +91,7 @@ _tcreate = _fn("nplm_test_create", _st, ctypes.POINTER(_vp), _vp, _vp)
 _tfree = _fn("nplm_test_free", None, _vp)
 _tref = _fn("nplm_test_set_reference", _st, _vp, _dp, _sz, _sz, _dp, _d)
 _tsetd = _fn("nplm_test_set_double", _st, _vp, _st, _d)
+_tseti = _fn("nplm_test_set_int", _st, _vp, _st, _i64)
 _tget = _fn("nplm_test_get_option", _st, _vp, _st, _dp)
 _trun = _fn("nplm_test_run", _st, _vp, _dp, _sz, _sz, _dp, _dp)
 _tres = _fn("nplm_test_result", _st, _vp, _st, _dp)
@@ -201,6 +202,17 @@ class _Handle:
         self.close()
 
 
+def _weights(weights, n, name="weights"):
+    """None, or the weights as n contiguous float64 values (a wrong length is refused: the
+    library reads exactly n)."""
+    if weights is None:
+        return None
+    w = np.ascontiguousarray(np.asarray(weights, np.float64))
+    if w.shape != (n,):
+        raise NplmInvalid("NPLM_EINVAL", f"{name}: need {n} values, got shape {w.shape}")
+    return w
+
+
 class Model(_Handle):
     """A model family: ``Model.mlp([1, 4, 1], clip=9.0)`` or ``Model.kernel(d, M, sigma, lam)``."""
 
@@ -287,6 +299,30 @@ _RESULTS = {"t": 1, "loss": 2, "iterations": 3, "converged": 4, "seconds": 5, "e
             "delta": 12, "centers": 13, "jitter": 14, "kernel_rank": 15}
 
 
+class _FittedModel(Model):
+    """A Test's fitted model, borrowed from it: the library keeps it only until the Test's next
+    run, calibration or reference, or its close, after which using it raises NplmState (it
+    once read freed memory). It keeps the Test alive; ``Model.load`` of a saved copy outlives
+    both."""
+
+    def __init__(self, handle, test):
+        self._borrowed = handle
+        self._test = test
+        self._gen = test._gen
+        self._own = False
+
+    @property
+    def _h(self):
+        t = self._test
+        if self._borrowed is None or t._h is None or t._gen != self._gen:
+            raise NplmState("NPLM_ESTATE", "this fitted model belonged to an earlier run of "
+                            "its Test (call fitted_model() again, or save it)")
+        return self._borrowed
+
+    def close(self):
+        self._borrowed = None
+
+
 class Test(_Handle):
     """The NPLM test for a model family (and optional nuisances)."""
 
@@ -295,10 +331,12 @@ class Test(_Handle):
         _check(_tcreate(ctypes.byref(self._h), model._h, nuisance._h if nuisance else None))
         self._nu = len(nuisance) if nuisance else 0
         self._progress = None
+        self._gen = 0  # bumped by every call that replaces the fitted model
 
     def set_reference(self, x, n_expected, weights=None):
         a = _events(x)
-        w = None if weights is None else np.ascontiguousarray(np.asarray(weights, np.float64))
+        w = _weights(weights, a.shape[0])
+        self._gen += 1
         _check(_tref(self._h, _ptr(a), a.shape[0], a.shape[1], _ptr(w), float(n_expected)),
                self._h)
         self._d = a.shape[1]
@@ -312,8 +350,14 @@ class Test(_Handle):
 
     def set_option(self, name, value):
         """Set an option by its name (``nplm_option_name``), e.g. ``"epochs"``."""
-        # the double setter takes integer options too (integral values)
-        _check(_tsetd(self._h, self._key(name), float(value)), self._h)
+        key = self._key(name)
+        if isinstance(value, (int, np.integer)) and not isinstance(value, bool):
+            # exactly, through the integer setter (a double would round past 2^53)
+            if not -(2**63) <= int(value) < 2**63:
+                raise NplmInvalid("NPLM_EINVAL", f"option '{name}' = {value} is out of range")
+            _check(_tseti(self._h, key, int(value)), self._h)
+        else:
+            _check(_tsetd(self._h, key, float(value)), self._h)
 
     def option(self, name):
         """The value of an option, by its name."""
@@ -327,8 +371,9 @@ class Test(_Handle):
     def run(self, data, weights=None):
         """Fit and return t (a fit stopped by its iteration limit still returns its t)."""
         a = _events(data, getattr(self, "_d", None), "data")
-        w = None if weights is None else np.ascontiguousarray(np.asarray(weights, np.float64))
+        w = _weights(weights, a.shape[0])
         t = _d()
+        self._gen += 1
         st = _trun(self._h, _ptr(a), a.shape[0], a.shape[1], _ptr(w), ctypes.byref(t))
         if st != 4:
             _check(st, self._h)
@@ -356,13 +401,16 @@ class Test(_Handle):
     def fitted_model(self):
         h = _vp()
         _check(_tfit(self._h, ctypes.byref(h)))
-        return Model(h, owner=False)
+        return _FittedModel(h, self)
 
     def calibrate(self, pool, n_toys, seed, weights=None, first_toy=0):
         """t of n_toys null toys drawn from the pool, in toy order."""
         a = _events(pool, getattr(self, "_d", None), "pool")
-        w = None if weights is None else np.ascontiguousarray(np.asarray(weights, np.float64))
-        self.set_option("toy_offset", first_toy)
+        w = _weights(weights, a.shape[0])
+        if not 0 <= int(seed) < 2**64:
+            raise NplmInvalid("NPLM_EINVAL", f"seed: {seed} is not in [0, 2^64)")
+        self.set_option("toy_offset", int(first_toy))
+        self._gen += 1
         out = np.empty(n_toys)
         st = _tcal(self._h, _ptr(a), a.shape[0], a.shape[1], _ptr(w), n_toys, seed, _ptr(out))
         if st != 4:
@@ -431,9 +479,7 @@ def preprocess_fit(reference, weights=None, mode="nplm"):
     if mode not in _PREPROCESS_MODES:
         raise ValueError(f"mode: {mode!r} is neither 'nplm' nor 'standard'")
     x = _events(reference, name="reference")
-    w = None if weights is None else np.ascontiguousarray(np.asarray(weights, np.float64))
-    if w is not None and w.shape != (x.shape[0],):
-        raise ValueError(f"weights: need {x.shape[0]} values, got shape {w.shape}")
+    w = _weights(weights, x.shape[0])
     shift, scale = np.empty(x.shape[1]), np.empty(x.shape[1])
     _check(_prefit(_ptr(x), x.shape[0], x.shape[1], _ptr(w), _PREPROCESS_MODES[mode],
                    _ptr(shift), _ptr(scale)))

@@ -158,16 +158,26 @@ nplm_status_t nplm_kernel_sigma_heuristic(const double *x, size_t n, size_t d, s
   size_t p = 0;
   for (size_t a = 0; a < k; a++)
     for (size_t b = a + 1; b < k; b++) {
-      double s2 = 0.0;
+      /* |x_a - x_b| scaled by its largest component, so that squares neither overflow (events
+         at 1e200) nor underflow */
+      double big = 0.0, s2 = 0.0;
       for (size_t j = 0; j < d; j++) {
-        double diff = x[idx[a] * d + j] - x[idx[b] * d + j];
-        s2 += diff * diff;
+        const double diff = fabs(x[idx[a] * d + j] - x[idx[b] * d + j]);
+        big = diff > big ? diff : big;
       }
-      dist[p++] = sqrt(s2);
+      for (size_t j = 0; big > 0.0 && j < d; j++) {
+        const double u = (x[idx[a] * d + j] - x[idx[b] * d + j]) / big;
+        s2 += u * u;
+      }
+      dist[p++] = big > 0.0 ? big * sqrt(s2) : 0.0;
     }
   nplm__sort_doubles(dist, pairs);
-  *sigma = nplm__quantile_sorted(dist, pairs, quantile);
+  const double q = nplm__quantile_sorted(dist, pairs, quantile);
   nplm__free(idx);
   nplm__free(dist);
+  if (!(q > 0.0) || !isfinite(q)) /* coincident events, or distances beyond DBL_MAX */
+    return nplm__fail(NPLM_EINVAL, "%s: x: the %g quantile of the pairwise distances is %g, "
+                                   "not a usable sigma", fn, quantile, q);
+  *sigma = q;
   return NPLM_OK;
 }

@@ -1,5 +1,6 @@
 /* Per-feature affine input maps fitted on the reference (nplm_preprocess_fit) and applied to
  * any sample (nplm_preprocess_apply). Sums run in event order, so the maps are reproducible. */
+#include <float.h>
 #include <math.h>
 
 #include "core/core.h"
@@ -52,7 +53,8 @@ nplm_status_t nplm_preprocess_fit(const double *x, size_t n, size_t d, const dou
     const double sd = sqrt(m2 / sw);
     double sh = 0.0, sc = 1.0;
     if (mode == NPLM_PREPROCESS_STANDARD || lo < 0.0) {
-      if (!(sd > 0.0)) {
+      /* a constant feature: its computed spread is rounding of the mean, ~1e-17 of it */
+      if (!(sd > 0.0) || sd <= 4.0 * DBL_EPSILON * fmax(fabs(lo), fabs(hi))) {
         nplm__free(tmp);
         return nplm__fail(NPLM_EINVAL,
                           "%s: feature %zu has no spread in the (weighted) reference (values "

@@ -83,7 +83,8 @@ nplm_status_t nplm_significance(const double *t_null, size_t n, double t_obs, do
   if (!isnan(dfit) && nplm_ks_chi2(t_null, n, dfit, &stat, &r[NPLM_SIG_KS_P_FIT]) != NPLM_OK)
     return nplm__prefix_error(NPLM_ENOMEM, fn);
   nplm__clear_error();
-  memcpy(out, r, (n_out < NPLM_SIG_COUNT ? n_out : NPLM_SIG_COUNT) * sizeof *out);
+  if (n_out > 0) /* out may be NULL when n_out = 0 */
+    memcpy(out, r, (n_out < NPLM_SIG_COUNT ? n_out : NPLM_SIG_COUNT) * sizeof *out);
   return NPLM_OK;
 }
 
@@ -150,6 +151,7 @@ nplm_status_t nplm_sensitivity(const double *t_alt, size_t n_alt, const double *
   r[NPLM_SENS_T_MEDIAN] = tq[0];
   r[NPLM_SENS_T_MEDIAN_ERR] = err;
   nplm__clear_error();
-  memcpy(out, r, (n_out < NPLM_SENS_COUNT ? n_out : NPLM_SENS_COUNT) * sizeof *out);
+  if (n_out > 0) /* out may be NULL when n_out = 0 */
+    memcpy(out, r, (n_out < NPLM_SENS_COUNT ? n_out : NPLM_SENS_COUNT) * sizeof *out);
   return NPLM_OK;
 }

@@ -100,11 +100,14 @@ nplm_status_t nplm_test_set_reference(nplm_test_t *t, const double *x, size_t n,
   if (w) {
     s = nplm__check_weight_sum(fn, "w", w, n, &sum);
     if (s != NPLM_OK) return fail_on(t, s);
-    if (!isnormal(n_expected / sum))
-      return fail_on(t, nplm__fail(NPLM_EINVAL,
-                                   "%s: w: the weights sum to %g; n_expected / sum is not a "
-                                   "normal number", fn, sum));
   }
+  /* each reference event carries weight n_expected / sum: it must not round to 0 (a loss
+     with no reference term is unbounded below) nor overflow */
+  if (!isnormal(n_expected / sum))
+    return fail_on(t, nplm__fail(NPLM_EINVAL,
+                                 "%s: n_expected = %g over a reference of total weight %g gives "
+                                 "each event a weight that is not a normal number", fn,
+                                 n_expected, sum));
   nplm__events_t ev;
   s = nplm__test_pack(t, &ev, x, n, w, n_expected / sum, 0.0);
   if (s != NPLM_OK) return fail_on(t, nplm__prefix_error(s, fn));
@@ -556,6 +559,7 @@ nplm_status_t nplm_test_run(nplm_test_t *t, const double *x, size_t n, size_t d,
 
   nplm__events_t data = {0, d, 0, NULL, NULL, NULL, NULL, 0};
   nplm_model_t *fitted = NULL;
+  int started = 0;
   fit_ctx_t c;
   memset(&c, 0, sizeof c);
   nplm__optim_report_t rep;
@@ -567,6 +571,7 @@ nplm_status_t nplm_test_run(nplm_test_t *t, const double *x, size_t n, size_t d,
   s = nplm__test_ensure_pool(t, threads);
   if (s != NPLM_OK) goto out;
   nplm__nuis_fit_t nf = {0.0, 0.0, t->nu_tau, t->nu_delta, {0, 0, 0, 0.0, 0.0}};
+  started = 1; /* from here on a failure leaves no result: the history is the new run's */
   t->hist_n = 0;
   if (t->family->kind == NPLM__MODEL_KERNEL) {
     /* the kernel fit's report in the terms of the optimisers', then the common bookkeeping */
@@ -639,7 +644,7 @@ store:
 out:
   if (s != NPLM_OK && s != NPLM_ENOCONV) {
     if (strncmp(nplm_last_error(), fn, sizeof fn - 1) != 0) nplm__prefix_error(s, fn);
-    clear_result(t);
+    if (started) clear_result(t); /* failures before the fit (packing x) change nothing */
     nplm__copy_error(t->msg);
   } else if (s == NPLM_ENOCONV) {
     nplm__copy_error(t->msg);

@@ -515,6 +515,20 @@ Test(kernel, sigma_heuristic_is_the_quantile_of_pairwise_distances) {
   x[5] = NAN;
   cr_assert_eq(nplm_kernel_sigma_heuristic(x, N, 3, 10, 0.5, 1, &s1), NPLM_EINVAL);
   cr_assert(strstr(nplm_last_error(), "not finite") != NULL, "%s", nplm_last_error());
+  /* distances whose squares overflow (events 1e200 apart): still exact, not NaN (it once
+   * returned NaN with NPLM_OK); coincident events: no usable sigma */
+  const double far[4] = {0.0, 1e200, 2e200, 3e200};
+  cr_assert_eq(nplm_kernel_sigma_heuristic(far, 4, 1, 4, 0.5, 1, &s1), NPLM_OK, "%s",
+               nplm_last_error());
+  cr_assert_eq(s1, 1.5e200, "median of the 6 distances 1, 1, 1, 2, 2, 3 (x 1e200): %g", s1);
+  const double far2[4] = {0.0, 0.0, 3e200, 4e200}; /* 2D: (0, 0), (3e200, 4e200) */
+  cr_assert_eq(nplm_kernel_sigma_heuristic(far2, 2, 2, 2, 0.5, 1, &s1), NPLM_OK);
+  cr_assert(fabs(s1 - 5e200) <= 1e-15 * 5e200, "%g", s1);
+  const double same[3] = {2.0, 2.0, 2.0};
+  s1 = -1.0;
+  cr_assert_eq(nplm_kernel_sigma_heuristic(same, 3, 1, 3, 0.5, 1, &s1), NPLM_EINVAL);
+  cr_assert_eq(s1, -1.0, "sigma written on failure");
+  cr_assert(strstr(nplm_last_error(), "sigma") != NULL, "%s", nplm_last_error());
 }
 
 Test(kernel, bad_input_is_refused_with_a_message) {

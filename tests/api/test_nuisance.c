@@ -791,3 +791,43 @@ Test(nuisance, learn_names_the_bad_sample) {
                nplm_last_error());
   nplm_nuisance_free(nu);
 }
+
+/* The oracle, but NaN for events beyond x = 100: a coefficient callback that fails on data. */
+static int oracle_nan_far(void *user, unsigned power, const double *x, size_t n, size_t d,
+                          double *out) {
+  const int r = oracle(user, power, x, n, d, out);
+  for (size_t i = 0; i < n; i++)
+    if (x[i] > 100.0) out[i] = (double)NAN;
+  return r;
+}
+
+/* A run refused while packing its data (a coefficient callback gives NaN) is EINVAL and, as
+ * the contract says, leaves the handle unchanged: the previous result and history stay (they
+ * were once cleared). */
+Test(systematics, refused_data_keep_the_previous_result) {
+  nplm_nuisance_t *nu = NULL;
+  cr_assert_eq(nplm_nuisance_create(&nu, 1), NPLM_OK);
+  cr_assert_eq(nplm_nuisance_add_shape_known(nu, 0.05, 1, oracle_nan_far, NULL, NULL), NPLM_OK);
+  nplm_model_t *family = NULL;
+  nplm_test_t *t = linear_test(nu, &family, 1000.0);
+  double data[1000];
+  uint64_t s = 79;
+  for (int i = 0; i < 1000; i++) data[i] = expo(&s);
+  double tv = 0.0, before = 0.0, after = 0.0;
+  cr_assert_eq(nplm_test_run(t, data, 1000, 1, NULL, &tv), NPLM_OK, "%s",
+               nplm_test_last_error(t));
+  cr_assert_eq(nplm_test_result(t, NPLM_RESULT_T, &before), NPLM_OK);
+  size_t h_before = 0, h_after = 0;
+  cr_assert_eq(nplm_test_history(t, NULL, NULL, 0, &h_before), NPLM_OK);
+  data[500] = 150.0;
+  double tv2 = -1.0;
+  cr_assert_eq(nplm_test_run(t, data, 1000, 1, NULL, &tv2), NPLM_EINVAL);
+  cr_assert_eq(tv2, -1.0, "t_value written on EINVAL");
+  cr_assert_eq(nplm_test_result(t, NPLM_RESULT_T, &after), NPLM_OK, "%s", nplm_last_error());
+  cr_assert_eq(after, before);
+  cr_assert_eq(nplm_test_history(t, NULL, NULL, 0, &h_after), NPLM_OK);
+  cr_assert_eq(h_after, h_before);
+  nplm_test_free(t);
+  nplm_model_free(family);
+  nplm_nuisance_free(nu);
+}

@@ -105,6 +105,13 @@ Test(preprocess, bad_input_names_the_argument_and_leaves_outputs) {
   cr_assert_eq(nplm_preprocess_fit(c2, 3, 2, NULL, NPLM_PREPROCESS_STANDARD, shift, scale),
                NPLM_EINVAL);
   cr_assert(strstr(nplm_last_error(), "feature 1"), "%s", nplm_last_error());
+  /* constant features whose computed spread is rounding of the mean, ~1e-17 (they were once
+   * standardised with a scale of 7e16) */
+  const double k1[3] = {0.1, 0.1, 0.1}, k2[3] = {-0.1, -0.1, -0.1};
+  cr_assert_eq(nplm_preprocess_fit(k1, 3, 1, NULL, NPLM_PREPROCESS_STANDARD, shift, scale),
+               NPLM_EINVAL);
+  cr_assert_eq(nplm_preprocess_fit(k2, 3, 1, NULL, m, shift, scale), NPLM_EINVAL);
+  cr_assert(strstr(nplm_last_error(), "no spread"), "%s", nplm_last_error());
   /* all weight on x = 0 of a feature that exceeds 1 elsewhere: no finite map */
   const double z[4] = {0, 1, 3, 1}, wz[2] = {1, 0};
   cr_assert_eq(nplm_preprocess_fit(z, 2, 2, wz, m, shift, scale), NPLM_EINVAL);

@@ -862,6 +862,10 @@ Test(set_reference, bad_arguments) {
   for (size_t i = 0; i < N_REF; i++) zero[i] = 0.0;
   expect_fail(t, nplm_test_set_reference(t, x, N_REF, 1, zero, N_EXPECTED), NPLM_EINVAL, fn, "w",
               "set_reference all-zero weights");
+  /* unweighted too: N(R0) / n must be a normal weight (5e-324 / 500 rounds to 0, and a
+   * reference of weight 0 leaves the loss unbounded; it was accepted without weights) */
+  expect_fail(t, nplm_test_set_reference(t, x, N_REF, 1, NULL, 5e-324), NPLM_EINVAL, fn,
+              "n_expected", "set_reference subnormal n_expected / n");
   double tiny[N_REF];
   for (size_t i = 0; i < N_REF; i++) tiny[i] = 1e-320; /* denormal: the sum is denormal */
   expect_fail(t, nplm_test_set_reference(t, x, N_REF, 1, tiny, N_EXPECTED), NPLM_EINVAL, fn, "w",

@@ -73,7 +73,9 @@ typedef struct cal_ctx {
   double *trace; /* n_toys x trace_len, or NULL */
   size_t trace_len;
   atomic_int stop;
-  atomic_size_t done;
+  atomic_size_t done;     /* toys ended (fitted, failed or stopped) */
+  atomic_size_t finished; /* toys with their t written */
+  size_t reported;        /* the done count of the last progress call */
   atomic_int noconv;
   pthread_mutex_t lock;
   size_t first_bad; /* n_toys: none */
@@ -178,6 +180,7 @@ static void toy_task(void *arg, size_t k, int worker) {
       s = nplm__test_fit(&fc, &data, c->seed, g, params, &clip, &rep, J ? &nf : NULL);
     }
     if (s == NPLM_OK || s == NPLM_ENOCONV) {
+      atomic_fetch_add(&c->finished, 1);
       c->t_null[k] = -2.0 * rep.f - (J ? nf.delta : 0.0);
       double *row = c->t->cal_res + k * NPLM__TOY_WIDTH(J), sum_w = 0.0;
       for (size_t i = 0; i < toy.n; i++) sum_w += toy.w ? toy.w[i] : 1.0;
@@ -212,8 +215,9 @@ static void toy_task(void *arg, size_t k, int worker) {
   nplm_test_t *t = c->t;
   if (worker == 0 && t->progress) { /* the caller's thread */
     double now = nplm__now();
-    if (done == 1 || now - c->last_progress >= 0.1 || done == c->n_toys) {
+    if ((done == 1 || now - c->last_progress >= 0.1) && done < c->n_toys) { /* end: below */
       c->last_progress = now;
+      c->reported = done;
       nplm_progress_t p = {sizeof(nplm_progress_t), (int64_t)done, (int64_t)c->n_toys,
                            c->t_null[k], now - c->t0};
       if (t->progress(t->progress_user, &p)) {
@@ -247,16 +251,34 @@ static nplm_status_t calibrate(cal_ctx_t *c) {
   atomic_init(&c->noconv, 0);
   pthread_mutex_init(&c->lock, NULL);
   c->first_bad = c->n_toys;
+  atomic_init(&c->finished, 0);
+  c->reported = 0;
   c->t0 = c->last_progress = nplm__now();
-  if (kernel) /* a kernel fit is BLAS-heavy: toys in turn, each with the pool's threads */
-    for (size_t k = 0; k < c->n_toys; k++) toy_task(c, k, 0);
-  else
-    nplm__pool_run(t->pool, c->n_toys, toy_task, c);
+  /* progress, on the caller's thread: at the start, from worker 0 (the caller) at most every
+     0.1 s as toys end, and once at the end with the final count */
+  for (size_t k = 0; k < c->n_toys; k++) c->t_null[k] = NAN; /* toys not run stay NaN */
+  if (t->progress) {
+    nplm_progress_t p = {sizeof(nplm_progress_t), 0, (int64_t)c->n_toys, NAN, 0.0};
+    if (t->progress(t->progress_user, &p)) c->canceled = 1;
+  }
+  if (!c->canceled) {
+    if (kernel) /* a kernel fit is BLAS-heavy: toys in turn, each with the pool's threads */
+      for (size_t k = 0; k < c->n_toys && !atomic_load(&c->stop); k++) toy_task(c, k, 0);
+    else
+      nplm__pool_run(t->pool, c->n_toys, toy_task, c);
+  }
   pthread_mutex_destroy(&c->lock);
+  const size_t ended = atomic_load(&c->done);
+  if (t->progress && !c->canceled && c->reported != ended) {
+    const double now = nplm__now();
+    nplm_progress_t p = {sizeof(nplm_progress_t), (int64_t)ended, (int64_t)c->n_toys,
+                         c->t_null[c->n_toys - 1], now - c->t0};
+    (void)t->progress(t->progress_user, &p); /* the work is done: not a cancel */
+  }
   if (c->canceled)
     return nplm__fail(NPLM_ECANCELED, "%s: canceled by the progress callback after %zu of %zu "
                                       "toys (the others are NaN)", fn,
-                      atomic_load(&c->done), c->n_toys);
+                      atomic_load(&c->finished), c->n_toys);
   if (c->first_bad < c->n_toys)
     return nplm__fail(c->bad_status, "%s: %s", fn, c->bad_msg);
   if (atomic_load(&c->noconv))

@@ -163,15 +163,52 @@ static int cancel_at_once(void *user, const nplm_progress_t *p) {
   return 1;
 }
 
-Test(calibrate, cancel_keeps_finished_toys) {
+/* Records the calls; cancels once *user toys have ended (0: never). */
+typedef struct progress_log {
+  size_t cancel_after, calls;
+  int64_t first_done, last_done, total;
+} progress_log_t;
+
+static int log_progress(void *user, const nplm_progress_t *p) {
+  progress_log_t *l = user;
+  if (l->calls++ == 0) l->first_done = p->done;
+  l->last_done = p->done;
+  l->total = p->total;
+  return l->cancel_after > 0 && p->done >= (int64_t)l->cancel_after;
+}
+
+/* The progress callback of a calibration: called at the start (done = 0: a cancel there runs
+ * no toy), and once at the end with the final count, on any thread count (the end call was
+ * once made only if the caller's thread happened to finish the last toy). */
+Test(calibrate, progress_starts_ends_and_cancels) {
   nplm_model_t *family = NULL;
   nplm_test_t *t = make_test(&family);
   cr_assert_eq(nplm_test_set_progress(t, cancel_at_once, NULL), NPLM_OK);
   double tn[6];
   cr_assert_eq(calib(t, 1, 0, 6, tn), NPLM_ECANCELED);
-  cr_assert(isfinite(tn[0]), "the first toy finished before the callback ran");
-  for (int k = 1; k < 6; k++) cr_assert(isnan(tn[k]));
-  cr_assert(strstr(nplm_test_last_error(t), "canceled") != NULL);
+  for (int k = 0; k < 6; k++) cr_assert(isnan(tn[k]), "toy %d ran after a cancel at the start", k);
+  cr_assert(strstr(nplm_test_last_error(t), "after 0 of 6") != NULL, "%s",
+            nplm_test_last_error(t));
+  for (int threads = 1; threads <= 2; threads++) {
+    progress_log_t log = {0, 0, -1, -1, -1};
+    cr_assert_eq(nplm_test_set_progress(t, log_progress, &log), NPLM_OK);
+    const nplm_status_t st = calib(t, threads, 0, 6, tn); /* few iterations: ENOCONV */
+    cr_assert(st == NPLM_OK || st == NPLM_ENOCONV, "%s", nplm_test_last_error(t));
+    cr_assert(log.calls >= 2 && log.first_done == 0 && log.last_done == 6 && log.total == 6,
+              "%d threads: %zu calls, first %lld, last %lld", threads, log.calls,
+              (long long)log.first_done, (long long)log.last_done);
+  }
+  /* a cancel once a toy has ended keeps that toy's t (one thread: toy 0) */
+  progress_log_t after1 = {1, 0, -1, -1, -1};
+  cr_assert_eq(nplm_test_set_progress(t, log_progress, &after1), NPLM_OK);
+  cr_assert_eq(calib(t, 1, 0, 6, tn), NPLM_ECANCELED);
+  cr_assert(isfinite(tn[0]), "the toy that ended before the cancel lost its t");
+  size_t finite = 0;
+  for (int k = 0; k < 6; k++) finite += isfinite(tn[k]) != 0;
+  char want[32];
+  snprintf(want, sizeof want, "after %zu of 6", finite);
+  cr_assert(finite < 6 && strstr(nplm_test_last_error(t), want) != NULL, "%zu finite: %s",
+            finite, nplm_test_last_error(t));
   nplm_test_free(t);
   nplm_model_free(family);
 }

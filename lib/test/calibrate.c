@@ -282,8 +282,11 @@ static nplm_status_t calibrate(cal_ctx_t *c) {
   if (c->first_bad < c->n_toys)
     return nplm__fail(c->bad_status, "%s: %s", fn, c->bad_msg);
   if (atomic_load(&c->noconv))
-    return nplm__fail(NPLM_ENOCONV, "%s: some toys reached the L-BFGS-B iteration limit "
-                                    "(their t are written)", fn);
+    return kernel ? nplm__fail(NPLM_ENOCONV, "%s: some toys' conjugate-gradient solves stopped "
+                                             "short of their tolerance (their t are written)",
+                               fn)
+                  : nplm__fail(NPLM_ENOCONV, "%s: some toys reached the L-BFGS-B iteration "
+                                             "limit (their t are written)", fn);
   return NPLM_OK;
 }
 

@@ -25,6 +25,7 @@ typedef struct tune_state {
   nplm_clip_report_fn report;
   void *user;
   int step;
+  int report_canceled; /* the cancel came from the report callback (not the progress one) */
   double best_c, best_gap;
 } tune_state_t;
 
@@ -84,7 +85,10 @@ static nplm_status_t evaluate(tune_state_t *s, double c, double *gap) {
     s->best_gap = fabs(*gap);
     s->best_c = c;
   }
-  if (s->report && s->report(s->user, &r)) return nplm__fail(NPLM_ECANCELED, "canceled");
+  if (s->report && s->report(s->user, &r)) {
+    s->report_canceled = 1;
+    return nplm__fail(NPLM_ECANCELED, "canceled");
+  }
   return NPLM_OK;
 }
 
@@ -111,6 +115,10 @@ nplm_status_t nplm_test_tune_clip(nplm_test_t *t, const double *pool_x, size_t p
   }
   tune_state_t s;
   memset(&s, 0, sizeof s);
+  /* the calibrations below leave their messages (e.g. toys at the iteration limit) on the
+     handle; a tuning that succeeds restores the message it found */
+  char saved_msg[sizeof t->msg];
+  memcpy(saved_msg, t->msg, sizeof saved_msg);
   s.t = t;
   s.pool_x = pool_x;
   s.pool_w = pool_w;
@@ -181,11 +189,16 @@ nplm_status_t nplm_test_tune_clip(nplm_test_t *t, const double *pool_x, size_t p
   }
   *c_best = s.best_c;
 out:
-  if (st == NPLM_ECANCELED)
+  if (st == NPLM_ECANCELED && s.report_canceled)
     st = nplm__fail(NPLM_ECANCELED, "%s: canceled by the report callback", fn);
   else if (st != NPLM_OK && strncmp(nplm_last_error(), "nplm_", 5) != 0)
     nplm__prefix_error(st, fn);
-  if (st != NPLM_OK) nplm__copy_error(t->msg);
+  if (st != NPLM_OK) {
+    nplm__copy_error(t->msg);
+  } else {
+    memcpy(t->msg, saved_msg, sizeof saved_msg);
+    nplm__clear_error();
+  }
   nplm__free(s.t_null);
   return st;
 }

@@ -316,6 +316,10 @@ Test(calibrate, tune_clip_reports_every_step_and_keeps_options) {
   nplm_status_t s = nplm_test_tune_clip(t, g_pool, N_POOL, 1, NULL, 9, 11, 0.05, 8.0, 5,
                                         log_step, &log, &c);
   cr_assert_eq(s, NPLM_OK, "%s", nplm_test_last_error(t));
+  /* its calibrations' notes (toys at the iteration limit) are not left on the handle as if
+   * the call had failed */
+  cr_assert_str_empty(nplm_test_last_error(t), "'%s' after a successful tuning",
+                      nplm_test_last_error(t));
   cr_assert(log.steps >= 2 && log.steps <= 5, "%d steps", log.steps);
   /* the median of t grows with the clip */
   cr_assert(log.gaps[0] < log.gaps[1], "median at c=0.05 below the one at c=8");
@@ -326,6 +330,13 @@ Test(calibrate, tune_clip_reports_every_step_and_keeps_options) {
   double v;
   cr_assert_eq(nplm_test_get_option(t, NPLM_OPT_WEIGHT_CLIP, &v), NPLM_OK);
   cr_assert_eq(v, 0.0, "the handle's clip option is restored");
+  /* a cancel from the progress callback is named as such (it was blamed on the report one) */
+  cr_assert_eq(nplm_test_set_progress(t, cancel_at_once, NULL), NPLM_OK);
+  cr_assert_eq(nplm_test_tune_clip(t, g_pool, N_POOL, 1, NULL, 9, 11, 0.05, 8.0, 5, NULL, NULL,
+                                   &c), NPLM_ECANCELED);
+  cr_assert(strstr(nplm_test_last_error(t), "progress callback") != NULL, "%s",
+            nplm_test_last_error(t));
+  cr_assert_eq(nplm_test_set_progress(t, NULL, NULL), NPLM_OK);
   cr_assert_eq(nplm_test_tune_clip(t, g_pool, N_POOL, 1, NULL, 9, 11, 2.0, 1.0, 5, NULL, NULL, &c),
                NPLM_EINVAL);
   cr_assert_eq(nplm_test_tune_clip(t, g_pool, N_POOL, 1, NULL, 3, 11, 1.0, 2.0, 5, NULL, NULL, &c),

@@ -602,6 +602,16 @@ Test(kernel, bad_input_is_refused_with_a_message) {
   cr_assert_eq(nplm_test_tune_clip(t, ref, 100, 1, NULL, 5, 1, 1.0, 2.0, 3, NULL, NULL, &best),
                NPLM_EINVAL);
   cr_assert(strstr(nplm_test_last_error(t), "clip") != NULL, "%s", nplm_test_last_error(t));
+  /* a calibration whose CG solves stop short says so (it blamed L-BFGS-B, which never ran) */
+  cr_assert_eq(nplm_test_set_int(t, NPLM_OPT_KERNEL_SOLVER, NPLM_SOLVER_CG), NPLM_OK);
+  cr_assert_eq(nplm_test_set_int(t, NPLM_OPT_CG_MAX_ITERATIONS, 1), NPLM_OK);
+  double tn2[2];
+  cr_assert_eq(nplm_test_calibrate(t, ref, 100, 1, NULL, 2, 5, tn2), NPLM_ENOCONV, "%s",
+               nplm_test_last_error(t));
+  cr_assert(strstr(nplm_test_last_error(t), "conjugate-gradient") != NULL, "%s",
+            nplm_test_last_error(t));
+  cr_assert(isfinite(tn2[0]) && isfinite(tn2[1]));
+  cr_assert_eq(nplm_test_set_int(t, NPLM_OPT_KERNEL_SOLVER, NPLM_SOLVER_AUTO), NPLM_OK);
   cr_assert_eq(nplm_test_set_int(t, NPLM_OPT_NEWTON_STEPS, 0), NPLM_EINVAL);
   cr_assert_eq(nplm_test_set_int(t, NPLM_OPT_KERNEL_SOLVER, 3), NPLM_EINVAL);
   cr_assert_eq(nplm_test_set_double(t, NPLM_OPT_KERNEL_SIGMA, -1.0), NPLM_EINVAL);

@@ -576,9 +576,21 @@ nplm_status_t nplm_test_run(nplm_test_t *t, const double *x, size_t n, size_t d,
   if (t->family->kind == NPLM__MODEL_KERNEL) {
     /* the kernel fit's report in the terms of the optimisers', then the common bookkeeping */
     nplm__kernel_report_t kr;
+    const int64_t steps = (int64_t)nplm__test_opt(t, NPLM_OPT_NEWTON_STEPS);
+    if (t->progress) { /* the start; the fit itself has no steps to report in between */
+      nplm_progress_t p = {sizeof(nplm_progress_t), 0, steps, (double)NAN, nplm__now() - t0};
+      if (t->progress(t->progress_user, &p)) {
+        s = nplm__fail(NPLM_ECANCELED, "%s: canceled by the progress callback", fn);
+        goto out;
+      }
+    }
     s = nplm__kernel_fit(t, t->pool, NULL, &data, (uint64_t)nplm__test_opt(t, NPLM_OPT_SEED), 0,
                          &fitted, &kr);
     if (s != NPLM_OK) goto out;
+    if (t->progress) { /* the end: the work is done, so its answer is not a cancel */
+      nplm_progress_t p = {sizeof(nplm_progress_t), steps, steps, kr.t, nplm__now() - t0};
+      (void)t->progress(t->progress_user, &p);
+    }
     if (history_push(t, 1, kr.t)) {
       s = nplm__fail(NPLM_ENOMEM, "%s: out of memory", fn);
       goto out;

@@ -531,6 +531,20 @@ Test(kernel, sigma_heuristic_is_the_quantile_of_pairwise_distances) {
   cr_assert(strstr(nplm_last_error(), "sigma") != NULL, "%s", nplm_last_error());
 }
 
+typedef struct kprog {
+  int cancel, calls;
+  int64_t first, last;
+  double last_t;
+} kprog_t;
+
+static int kprog(void *user, const nplm_progress_t *p) {
+  kprog_t *k = user;
+  if (k->calls++ == 0) k->first = p->done;
+  k->last = p->done;
+  k->last_t = p->t;
+  return k->cancel;
+}
+
 Test(kernel, bad_input_is_refused_with_a_message) {
   nplm_model_t *m = NULL;
   cr_assert_eq(nplm_model_create_kernel(NULL, 1, 10, 1.0, 1e-6), NPLM_EINVAL);
@@ -599,6 +613,18 @@ Test(kernel, bad_input_is_refused_with_a_message) {
   cr_assert_eq(nplm_test_set_int(t, NPLM_OPT_KERNEL_CENTERS, 103), NPLM_OK); /* every event */
   cr_assert_eq(nplm_test_run(t, x, 3, 1, NULL, &tv2), NPLM_OK, "%s", nplm_test_last_error(t));
   cr_assert_eq(nplm_test_set_int(t, NPLM_OPT_KERNEL_CENTERS, 50), NPLM_OK);
+  /* the progress callback: at the start (a cancel there is honoured) and once at the end
+   * with t (kernel runs once never called it) */
+  kprog_t kp = {0, 0, -1, -1, 0.0};
+  cr_assert_eq(nplm_test_set_progress(t, kprog, &kp), NPLM_OK);
+  cr_assert_eq(nplm_test_run(t, x, 3, 1, NULL, &tv), NPLM_OK, "%s", nplm_test_last_error(t));
+  cr_assert(kp.calls == 2 && kp.first == 0 && kp.last == 1 && kp.last_t == tv,
+            "%d calls, first %lld, last %lld, t %g vs %g", kp.calls, (long long)kp.first,
+            (long long)kp.last, kp.last_t, tv);
+  kp.cancel = 1;
+  cr_assert_eq(nplm_test_run(t, x, 3, 1, NULL, &tv), NPLM_ECANCELED);
+  cr_assert(strstr(nplm_test_last_error(t), "progress") != NULL, "%s", nplm_test_last_error(t));
+  cr_assert_eq(nplm_test_set_progress(t, NULL, NULL), NPLM_OK);
   cr_assert_eq(nplm_test_tune_clip(t, ref, 100, 1, NULL, 5, 1, 1.0, 2.0, 3, NULL, NULL, &best),
                NPLM_EINVAL);
   cr_assert(strstr(nplm_test_last_error(t), "clip") != NULL, "%s", nplm_test_last_error(t));

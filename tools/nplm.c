@@ -53,7 +53,16 @@ typedef struct args {
   int used[MAX_OPTS];
 } args_t;
 
-/* --key value pairs (flags without a value get "1"). Returns 0 or 2 on a malformed line. */
+/* The options that may stand alone (they get the value "1"); every other one needs a value
+ * (a missing one was once read as "1": --events with no count made 1 event). */
+static int is_flag(const char *key) {
+  static const char *const flags[] = {"standardize", "draw-aux", "with-mass", "shard-from-env"};
+  for (size_t i = 0; i < sizeof flags / sizeof flags[0]; i++)
+    if (strcmp(key, flags[i]) == 0) return 1;
+  return 0;
+}
+
+/* --key value pairs (the flags above may omit the value). Returns 0 or 2 on a malformed line. */
 static int parse_args(int argc, char **argv, args_t *a) {
   memset(a, 0, sizeof *a);
   for (int i = 0; i < argc; i++) {
@@ -66,8 +75,14 @@ static int parse_args(int argc, char **argv, args_t *a) {
       return 2;
     }
     a->key[a->n] = argv[i] + 2;
-    if (i + 1 < argc && strncmp(argv[i + 1], "--", 2) != 0) a->val[a->n] = argv[++i];
-    else a->val[a->n] = "1";
+    if (i + 1 < argc && strncmp(argv[i + 1], "--", 2) != 0) {
+      a->val[a->n] = argv[++i];
+    } else if (is_flag(a->key[a->n])) {
+      a->val[a->n] = "1";
+    } else {
+      die("--%s needs a value", a->key[a->n]);
+      return 2;
+    }
     a->n++;
   }
   return 0;
@@ -269,8 +284,9 @@ static int set_aux_values(args_t *a, setup_t *s) {
       char *end;
       errno = 0;
       unsigned long long j = strtoull(p, &end, 10);
-      double v = (end != p && *end == '=' && !errno) ? strtod(end + 1, &end) : (double)NAN;
-      if ((*end && *end != ',') || !isfinite(v))
+      const char *vstart = end + 1;
+      double v = (end != p && *end == '=' && !errno) ? strtod(vstart, &end) : (double)NAN;
+      if ((*end && *end != ',') || !isfinite(v) || end == vstart) /* "0=" has no value */
         return die("--aux: expected J=VALUE[,J=VALUE...], got '%s'", a->val[i]);
       if (nplm_test_set_aux(s->test, (size_t)j, v)) return die("--aux: %s", nplm_last_error());
       int w = snprintf(s->aux_json + used, sizeof s->aux_json - used, "%s[%llu, %.17g]",
@@ -521,6 +537,7 @@ static int cmd_run(int argc, char **argv) {
       rc = die("--data-weights: need one column of %zu weights", data.n);
   }
   if (!rc) rc = opt_double(&a, "dof", dof, &dof);
+  if (!rc && get(&a, "dof") && !(dof > 0.0)) rc = die("--dof: %g must be > 0", dof);
   const char *cal = get(&a, "calibration"), *save = get(&a, "save-model");
   FILE *jf = NULL;
   if (!rc) {
@@ -1232,6 +1249,7 @@ static int cmd_nuisance_learn(int argc, char **argv) {
   if (!rc) rc = opt_long(&a, "order", 1, 8, 2, &order) || opt_double(&a, "norm", 0.0, &norm) ||
                 opt_long(&a, "iterations", 1, 1000000000, 3000, &iters) ||
                 opt_double(&a, "clip", 100.0, &wclip);
+  if (!rc && norm < 0.0) rc = die("--norm: the normalisation's sigma %g must be > 0", norm);
   const char *ls = get(&a, "layers"), *add_to = get(&a, "add-to");
   if (!rc) rc = unused(&a);
   if (rc) return rc;

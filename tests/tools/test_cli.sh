@@ -358,6 +358,12 @@ check_bad 1 generate 1d --out x.csv --events 5 --signal gauss:nan,1,2
 check_bad 1 generate 1d --out x.csv --events 5 --scale 800
 check_bad 1 run --reference ref.npy --data data.csv --n-expected 100 --clip -1
 grep -q -- "--clip" bad.err || fail "a negative clip is not named"
+# an option that needs a value must have one (--events with none once made 1 event)
+check_bad 2 generate 1d --out x.csv --events --seed 3
+grep -q -- "--events needs a value" bad.err || fail "a missing value is not named"
+check_bad 2 run --reference ref.npy --data data.csv --n-expected 100 --json
+check_bad 1 run --reference ref.npy --data data.csv --n-expected 100 --dof -3
+check_bad 1 run --reference ref.npy --data data.csv --n-expected 100 --dof 0
 # --clip inf (documented: no clip) runs
 "$NPLM" run --reference ref.npy --data data.csv --n-expected 100 --optimizer lbfgsb \
   --max-iterations 50 --clip inf > /dev/null 2>&1 || fail "--clip inf refused"

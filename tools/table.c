@@ -212,6 +212,7 @@ int table_parse_csv(const char *buf, size_t size, table_t *out, char *err, size_
     size_t len = strlen(line);
     if (len && line[len - 1] == '\r') line[len - 1] = '\0';
     char *s = line;
+    if (lineno == 1 && strncmp(s, "\xEF\xBB\xBF", 3) == 0) s += 3; /* a UTF-8 byte-order mark */
     while (isspace((unsigned char)*s)) s++;
     if (*s == '\0' || *s == '#') continue;
     int nf = split(s, f, MAX_COLUMNS);
@@ -220,12 +221,18 @@ int table_parse_csv(const char *buf, size_t size, table_t *out, char *err, size_
       break;
     }
     double v;
-    int numeric = 1;
-    for (int i = 0; i < nf && numeric; i++) numeric = parse_double(f[i], &v) == 0;
+    int numeric = 1, any_number = 0;
+    for (int i = 0; i < nf; i++) {
+      const int ok = parse_double(f[i], &v) == 0;
+      numeric = numeric && ok;
+      any_number = any_number || ok;
+    }
     if (first) {
       first = 0;
       d = (size_t)nf;
-      if (!numeric) { /* header */
+      /* a header names every column: a first line with a number in it is data, and a bad
+         field there is an error (it once became a header, dropping the event) */
+      if (!any_number) {
         out->names = calloc(d, sizeof *out->names);
         if (!out->names) {
           rc = fail(err, errlen, "out of memory");

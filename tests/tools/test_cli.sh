@@ -358,6 +358,14 @@ check_bad 1 generate 1d --out x.csv --events 5 --signal gauss:nan,1,2
 check_bad 1 generate 1d --out x.csv --events 5 --scale 800
 check_bad 1 run --reference ref.npy --data data.csv --n-expected 100 --clip -1
 grep -q -- "--clip" bad.err || fail "a negative clip is not named"
+# CSV: a first line with a number in it is data (a typo there once made it a header and
+# dropped the event); a UTF-8 byte-order mark is skipped
+printf '0.5,1x\n0.3,0.2\n0.1,0.4\n' > typo.csv
+check_bad 1 preprocess --reference typo.csv --in typo.csv --out typo.npy
+grep -q "line 1, column 2" bad.err || fail "a bad field on line 1 is not named"
+printf '\357\273\2770.5\n0.3\n0.1\n' > bom.csv
+"$NPLM" preprocess --reference bom.csv --in bom.csv --out bom.npy > bom.out
+grep -q "(3 events)" bom.out || fail "the byte-order mark hid the first event: $(cat bom.out)"
 # an option that needs a value must have one (--events with none once made 1 event)
 check_bad 2 generate 1d --out x.csv --events --seed 3
 grep -q -- "--events needs a value" bad.err || fail "a missing value is not named"

@@ -224,8 +224,18 @@ typedef struct setup {
   long long starts;
   int standardize, draw_aux;
   char aux_json[512]; /* the --aux values as a JSON list of [J, V] pairs */
+  unsigned long long ref_hash, pool_hash; /* fingerprints of the events (pool: 0 if none) */
   progress_t progress;
 } setup_t;
+
+/* FNV-1a over the bytes of n doubles, continuing from h: a fingerprint that tells calibration
+ * shards and checkpoints of other events apart (not a cryptographic digest). */
+static unsigned long long fnv1a(unsigned long long h, const double *x, size_t n) {
+  const unsigned char *b = (const unsigned char *)x;
+  for (size_t i = 0; i < n * sizeof *x; i++) h = (h ^ b[i]) * 0x100000001b3ULL;
+  return h;
+}
+#define FNV_START 0xcbf29ce484222325ULL
 
 static void setup_free(setup_t *s) {
   nplm_test_free(s->test);
@@ -335,6 +345,8 @@ static int setup(args_t *a, setup_t *s, const char *what) {
     if (s->refw.d != 1 || s->refw.n != s->ref.n)
       return die("--reference-weights: need one column of %zu weights", s->ref.n);
   }
+  s->ref_hash = fnv1a(FNV_START, s->ref.x, s->ref.n * s->ref.d);
+  if (s->refw.x) s->ref_hash = fnv1a(s->ref_hash, s->refw.x, s->refw.n);
   if (make_model(spec, clip, s->ref.d, &s->model, &s->dof)) return 1;
   const char *nf = get(a, "nuisance");
   if (nf && nplm_nuisance_load(&s->nu, nf)) return die("%s", nplm_last_error());
@@ -429,11 +441,14 @@ static void json_common(FILE *f, const setup_t *s) {
              "\"clip\": %s, \"optimizer\": \"%s\", \"epochs\": %lld, \"n_expected\": %s, "
              "\"n_reference\": %zu, \"features\": %zu, \"nuisances\": %zu, \"seed\": %llu, "
              "\"max_iterations\": %lld, \"starts\": %lld, \"standardize\": %s, \"aux\": %s, "
-             "\"toy_aux\": \"%s\"}",
+             "\"toy_aux\": \"%s\", \"reference_hash\": \"%016llx\"",
           s->seed, nplm_version_string(), s->model_spec, jd(s->clip),
           optimizer_name(s->optimizer), s->epochs, jd(s->n_expected),
           s->ref.n, s->ref.d, nplm_nuisance_count(s->nu), s->seed, s->max_iterations, s->starts,
-          s->standardize ? "true" : "false", s->aux_json, s->draw_aux ? "draw" : "fixed");
+          s->standardize ? "true" : "false", s->aux_json, s->draw_aux ? "draw" : "fixed",
+          s->ref_hash);
+  if (s->pool_hash) fprintf(f, ", \"pool_hash\": \"%016llx\"", s->pool_hash);
+  fputc('}', f);
 }
 
 /* ---- calibration files (nplm calibrate --json, nplm merge) ---- */
@@ -650,6 +665,15 @@ static int calibrate_resumable(setup_t *s, const table_t *pool, const char *path
   }
   int rc = 0;
   long long done = 0;
+  /* toys of the file outside this call's range (another --toys or --first-toy) are kept */
+  char *others = NULL;
+  size_t olen = 0;
+  FILE *of = open_memstream(&others, &olen);
+  if (!of) {
+    free(settings);
+    free(have);
+    return die("out of memory");
+  }
   FILE *f = fopen(path, "r");
   if (f) { /* resume */
     char line[4096];
@@ -660,11 +684,16 @@ static int calibrate_resumable(setup_t *s, const table_t *pool, const char *path
       double v;
       char close;
       /* a line cut by the interruption does not end in '}' and is ignored */
-      if (sscanf(line, "{\"toy\": %lld, \"t\": %lf%c", &k, &v, &close) == 3 && close == '}' &&
-          k >= first && k < first + toys && !have[k - first]) {
-        have[k - first] = 1;
-        tn[k - first] = v;
-        done++;
+      if (sscanf(line, "{\"toy\": %lld, \"t\": %lf%c", &k, &v, &close) != 3 || close != '}')
+        continue;
+      if (k >= first && k < first + toys) {
+        if (!have[k - first]) {
+          have[k - first] = 1;
+          tn[k - first] = v;
+          done++;
+        }
+      } else if (k >= 0) {
+        fprintf(of, "{\"toy\": %lld, \"t\": %.17g}\n", k, v);
       }
     }
     fclose(f);
@@ -678,6 +707,9 @@ static int calibrate_resumable(setup_t *s, const table_t *pool, const char *path
     if (!f) rc = die("--checkpoint: cannot write '%s': %s", path, strerror(errno));
     else {
       fputs(settings, f);
+      fclose(of);
+      of = NULL;
+      if (others) fputs(others, f);
       for (long long k = 0; k < toys; k++)
         if (have[k]) fprintf(f, "{\"toy\": %lld, \"t\": %.17g}\n", first + k, tn[k]);
       fflush(f);
@@ -709,6 +741,8 @@ static int calibrate_resumable(setup_t *s, const table_t *pool, const char *path
     k += n;
   }
   if (f && fclose(f) != 0 && !rc) rc = die("--checkpoint: cannot write '%s'", path);
+  if (of) fclose(of);
+  free(others);
   free(have);
   free(settings);
   return rc;
@@ -781,6 +815,7 @@ static int cmd_calibrate(int argc, char **argv) {
   const char *ppath = NULL, *jpath = NULL;
   long long toys = 0, first = 0;
   if (!rc) rc = need(&a, "pool", &ppath) || read_table(ppath, get(&a, "columns"), &pool);
+  if (!rc) s.pool_hash = fnv1a(FNV_START, pool.x, pool.n * pool.d) | 1u; /* never 0: "none" */
   if (!rc) rc = need(&a, "toys", &ppath) || to_long(ppath, "toys", 1, MAX_TOYS, &toys);
   if (!rc) rc = opt_long(&a, "first-toy", 0, MAX_TOY_INDEX - toys, 0, &first);
   const char *shard_env = get(&a, "shard-from-env");

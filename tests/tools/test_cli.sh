@@ -122,6 +122,20 @@ assert json.load(open("ck_full.json"))["t_null"] == a
 assert json.load(open("ck_resumed.json"))["t_null"] == a
 PYEOF
 
+# a rerun with fewer toys keeps the others in the file (they were once dropped), and a
+# checkpoint of another pool is refused (it once resumed with the first pool's t)
+"$NPLM" calibrate --reference ref.npy --pool pool.npy --n-expected 100 --toys 2 --seed 9 --checkpoint ck.jsonl > /dev/null 2>&1
+"$NPLM" calibrate --reference ref.npy --pool pool.npy --n-expected 100 --toys 4 --seed 9 --checkpoint ck.jsonl > /dev/null 2> resume.err
+grep -q "resuming: 4 of 4" resume.err || fail "a shorter rerun dropped checkpointed toys"
+"$NPLM" generate 1d --events 20000 --seed 33 --out pool2.npy > /dev/null
+if "$NPLM" calibrate --reference ref.npy --pool pool2.npy --n-expected 100 --toys 4 --seed 9 \
+    --checkpoint ck.jsonl > /dev/null 2> pool2.err; then
+  fail "a checkpoint of another pool was resumed"
+fi
+grep -q "other settings" pool2.err || fail "a checkpoint of another pool: $(cat pool2.err)"
+"$NPLM" generate 1d --events 4000 --seed 34 --out ref2.npy > /dev/null
+"$NPLM" calibrate --reference ref2.npy --pool pool.npy --n-expected 100 --toys 2 --first-toy 2 --seed 9 --json s1_ref2.json > /dev/null
+
 # merge: shards in any order give one run's calibration; overlaps, gaps and other settings are refused
 SLURM_ARRAY_TASK_ID=1 "$NPLM" calibrate --reference ref.npy --pool pool.npy --n-expected 100 --toys 2 --seed 9 --shard-from-env --json env1.json > /dev/null
 "$NPLM" merge --out merged.json s1.json s0.json > /dev/null
@@ -332,6 +346,8 @@ check_bad 1 merge --out m.json all.json gap.json
 grep -q missing bad.err || fail "merge: gap not named"
 check_bad 1 merge --out m.json all.json other.json
 grep -q settings bad.err || fail "merge: other settings not named"
+check_bad 1 merge --out m.json s0.json s1_ref2.json
+grep -q settings bad.err || fail "merge: shards of another reference were merged"
 check_bad 1 merge --out m.json nothing.json
 check_bad 1 run --reference ref.npy --data data.csv --n-expected 100 --calibration run.json
 grep -q "not a calibration file" bad.err || fail "run --calibration accepted a run's JSON"

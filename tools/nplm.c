@@ -245,19 +245,35 @@ static void setup_free(setup_t *s) {
   table_free(&s->refw);
 }
 
+/* A list of unit counts "N,N,...": digits only (no sign, no blanks), no empty entries, at
+ * most 64 (strtoul alone took "-4" as 2^64 - 4 and a trailing comma as the end). */
+static int parse_units(const char *list, const char *what, size_t *out, size_t *n) {
+  *n = 0;
+  for (const char *p = list;;) {
+    if (*p < '0' || *p > '9' || *n == 64)
+      return die("--%s: '%s' is not a list of up to 64 unit counts N,N,...", what, list);
+    char *end;
+    errno = 0;
+    const unsigned long long v = strtoull(p, &end, 10);
+    if (errno || v > 1000000) return die("--%s: '%s': %.*s units is too many", what, list,
+                                         (int)(end - p), p);
+    out[(*n)++] = (size_t)v;
+    if (*end == '\0') return 0;
+    if (*end != ',') return die("--%s: '%s' is not a list of unit counts N,N,...", what, list);
+    p = end + 1;
+  }
+}
+
+/* A finite number that fills the field [p, the next ',' or the end). */
+static int spec_number(const char *p, char **end, double *v) {
+  *v = strtod(p, end);
+  return *end != p && isfinite(*v) && (**end == ',' || **end == '\0');
+}
+
 static int make_model(const char *spec, double clip, size_t d, nplm_model_t **m, size_t *dof) {
   if (strncmp(spec, "mlp:", 4) == 0) {
     size_t layers[64], nl = 0;
-    const char *p = spec + 4;
-    while (*p) {
-      char *end;
-      errno = 0;
-      unsigned long v = strtoul(p, &end, 10);
-      if (end == p || errno || nl == 64) return die("--model: bad layer list '%s'", spec);
-      layers[nl++] = (size_t)v;
-      p = *end == ',' ? end + 1 : end;
-      if (*end && *end != ',') return die("--model: bad layer list '%s'", spec);
-    }
+    if (parse_units(spec + 4, "model", layers, &nl)) return 1;
     if (nl < 2 || layers[0] != d)
       return die("--model: %s must start with the number of input columns (%zu)", spec, d);
     if (nplm_model_create_mlp(m, layers, nl, clip)) return die("%s", nplm_last_error());
@@ -267,13 +283,13 @@ static int make_model(const char *spec, double clip, size_t d, nplm_model_t **m,
   if (strncmp(spec, "kernel:", 7) == 0) {
     char *end;
     errno = 0;
-    unsigned long long M = strtoull(spec + 7, &end, 10);
+    const char *ms = spec + 7;
+    unsigned long long M = strtoull(ms, &end, 10);
     double sig = 0, lam = 0;
-    if (*end != ',' || errno) return die("--model: expected kernel:M,SIGMA,LAMBDA, got '%s'", spec);
-    sig = strtod(end + 1, &end);
-    if (*end != ',') return die("--model: expected kernel:M,SIGMA,LAMBDA, got '%s'", spec);
-    lam = strtod(end + 1, &end);
-    if (*end) return die("--model: expected kernel:M,SIGMA,LAMBDA, got '%s'", spec);
+    if (*ms < '0' || *ms > '9' || *end != ',' || errno || !spec_number(end + 1, &end, &sig) ||
+        *end != ',' || !spec_number(end + 1, &end, &lam) || *end)
+      return die("--model: expected kernel:M,SIGMA,LAMBDA (M a count, SIGMA and LAMBDA "
+                 "numbers), got '%s'", spec);
     if (nplm_model_create_kernel(m, d, (size_t)M, sig, lam)) return die("%s", nplm_last_error());
     *dof = 0; /* fitted on toys */
     return 0;
@@ -1312,15 +1328,7 @@ static int cmd_nuisance_learn(int argc, char **argv) {
   }
   free(list);
   size_t layers[64] = {t0.d, 4, 1}, nl = 3;
-  if (!rc && ls) {
-    nl = 0;
-    for (const char *p = ls; *p && nl < 64;) {
-      char *end;
-      layers[nl++] = (size_t)strtoul(p, &end, 10);
-      if (end == p) break;
-      p = *end == ',' ? end + 1 : end;
-    }
-  }
+  if (!rc && ls) rc = parse_units(ls, "layers", layers, &nl);
   nplm_nuisance_t *nu = NULL;
   size_t idx = 0;
   size_t norm_idx = 0;

@@ -382,6 +382,12 @@ grep -q "line 1, column 2" bad.err || fail "a bad field on line 1 is not named"
 printf '\357\273\2770.5\n0.3\n0.1\n' > bom.csv
 "$NPLM" preprocess --reference bom.csv --in bom.csv --out bom.npy > bom.out
 grep -q "(3 events)" bom.out || fail "the byte-order mark hid the first event: $(cat bom.out)"
+# model specs are read strictly (a trailing comma, a sign or an empty field were accepted;
+# "-4" units became 2^64 - 4)
+for spec in mlp:1,4,1, mlp:1,-4,1 mlp:1,+4,1 mlp:1,,1 kernel:10,1, kernel:-3,1,1e-6 kernel:10,,1; do
+  check_bad 1 run --reference ref.npy --data data.csv --n-expected 100 --model "$spec"
+  grep -q -- "--model" bad.err || fail "--model $spec: the option is not named"
+done
 # an option that needs a value must have one (--events with none once made 1 event)
 check_bad 2 generate 1d --out x.csv --events --seed 3
 grep -q -- "--events needs a value" bad.err || fail "a missing value is not named"

@@ -273,3 +273,15 @@ def test_borrowed_fitted_model_and_argument_checks(samples):
             with pytest.raises(nplm.NplmInvalid, match="seed"):
                 t.set_option("seed", 10**400)
             assert t.option("seed") == 2.0**53
+
+
+def test_unknown_names_raise_nplm_invalid(samples):
+    _, ref, data = samples
+    with nplm.Model.mlp([1, 3, 1], clip=9.0) as m, nplm.Test(m) as t:
+        t.set_reference(ref, n_expected=100.0)
+        t.set_option("optimizer", nplm.OPTIMIZER_LBFGSB)
+        t.run(data)
+        with pytest.raises(nplm.NplmInvalid, match="unknown result"):
+            t.result("no_such_result")
+        with pytest.raises(nplm.NplmInvalid, match="fit"):
+            t.nuisances("aux")

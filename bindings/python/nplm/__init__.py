@@ -299,6 +299,13 @@ _RESULTS = {"t": 1, "loss": 2, "iterations": 3, "converged": 4, "seconds": 5, "e
             "delta": 12, "centers": 13, "jitter": 14, "kernel_rank": 15}
 
 
+def _result_key(name):
+    if name not in _RESULTS:
+        raise NplmInvalid("NPLM_EINVAL", f"unknown result '{name}' (known: "
+                          f"{', '.join(sorted(_RESULTS))})")
+    return _RESULTS[name]
+
+
 class _FittedModel(Model):
     """A Test's fitted model, borrowed from it: the library keeps it only until the Test's next
     run, calibration or reference, or its close, after which using it raises NplmState (it
@@ -381,7 +388,7 @@ class Test(_Handle):
 
     def result(self, key):
         v = _d()
-        _check(_tres(self._h, _RESULTS[key], ctypes.byref(v)))
+        _check(_tres(self._h, _result_key(key), ctypes.byref(v)))
         return v.value
 
     def history(self):
@@ -395,7 +402,10 @@ class Test(_Handle):
 
     def nuisances(self, fit="tau"):
         out = np.empty(self._nu)
-        _check(_tnu(self._h, 0 if fit == "tau" else 1, _ptr(out), self._nu))
+        fits = {"tau": 0, "delta": 1}
+        if fit not in fits:
+            raise NplmInvalid("NPLM_EINVAL", f"fit: {fit!r} is neither 'tau' nor 'delta'")
+        _check(_tnu(self._h, fits[fit], _ptr(out), self._nu))
         return out
 
     def fitted_model(self):
@@ -419,7 +429,7 @@ class Test(_Handle):
 
     def toy_results(self, key, n_toys):
         out = np.empty(n_toys)
-        _check(_ttoy(self._h, _RESULTS[key], _ptr(out), n_toys))
+        _check(_ttoy(self._h, _result_key(key), _ptr(out), n_toys))
         return out
 
     def _release(self, h):

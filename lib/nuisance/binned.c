@@ -2,7 +2,6 @@
  * nominal one, fitted as polynomials in nu without constant term (log r(0) = 0) of increasing
  * order; the recommended order is the smallest whose chi2 is acceptable. */
 #include <math.h>
-#include <stdio.h>
 #include <string.h>
 
 #include "nuisance/nuisance.h"
@@ -102,12 +101,7 @@ nplm_status_t nplm_nuisance_binned_study(const double *x0, size_t n0, const doub
   for (size_t i = 0; i < n_values; i++) {
     if (!isfinite(nu_values[i]) || nu_values[i] == 0.0)
       return nplm__fail(NPLM_EINVAL, "%s: nu_values[%zu] must be finite and non-zero", fn, i);
-    char xname[32], wname[32];
-    snprintf(xname, sizeof xname, "x_var[%zu]", i);
-    snprintf(wname, sizeof wname, "w_var[%zu]", i);
-    s = nplm__check_events(fn, xname, x_var[i], n_var[i], d, wname, w_var ? w_var[i] : NULL);
-    if (s == NPLM_OK)
-      s = nplm__check_weight_sum(fn, wname, w_var ? w_var[i] : NULL, n_var[i], NULL);
+    s = nplm__check_varied_sample(fn, i, x_var[i], n_var[i], d, w_var ? w_var[i] : NULL);
     if (s != NPLM_OK) return s;
   }
   double *buf = nplm__malloc_array((4 + 2 * n_values) * n_bins + 3 * n_values, sizeof *buf);

@@ -144,6 +144,16 @@ static nplm_status_t pack_split(const double *x, size_t n, size_t d, const doubl
   return s;
 }
 
+nplm_status_t nplm__check_varied_sample(const char *fn, size_t i, const double *x, size_t n,
+                                        size_t d, const double *w) {
+  char xname[32], wname[32];
+  snprintf(xname, sizeof xname, "x_var[%zu]", i);
+  snprintf(wname, sizeof wname, "w_var[%zu]", i);
+  nplm_status_t s = nplm__check_events(fn, xname, x, n, d, wname, w);
+  if (s == NPLM_OK) s = nplm__check_weight_sum(fn, wname, w, n, NULL);
+  return s;
+}
+
 nplm_status_t nplm_nuisance_learn(nplm_nuisance_t *nu, size_t index, size_t d, const double *x0,
                                   size_t n0, const double *w0, size_t n_values,
                                   const double *nu_values, const double *const *x_var,
@@ -173,12 +183,7 @@ nplm_status_t nplm_nuisance_learn(nplm_nuisance_t *nu, size_t index, size_t d, c
     if (n_var[i] < n_min)
       return nplm__fail(NPLM_EINVAL, "%s: n_var[%zu] = %zu is too small (need >= %zu)", fn, i,
                         n_var[i], n_min);
-    char xname[32], wname[32];
-    snprintf(xname, sizeof xname, "x_var[%zu]", i);
-    snprintf(wname, sizeof wname, "w_var[%zu]", i);
-    s = nplm__check_events(fn, xname, x_var[i], n_var[i], d, wname, w_var ? w_var[i] : NULL);
-    if (s == NPLM_OK)
-      s = nplm__check_weight_sum(fn, wname, w_var ? w_var[i] : NULL, n_var[i], NULL);
+    s = nplm__check_varied_sample(fn, i, x_var[i], n_var[i], d, w_var ? w_var[i] : NULL);
     if (s != NPLM_OK) return s;
     scale = fmax(scale, fabs(nu_values[i]));
   }

@@ -48,6 +48,10 @@ nplm_nuisance_t *nplm__nuisance_clone(const nplm_nuisance_t *nu);
 /* Append an item (copied); the caller has checked it. */
 nplm_status_t nplm__nuisance_add_item(nplm_nuisance_t *nu, const nplm__nuis_item_t *item,
                                       size_t *index, const char *fn);
+/* Check varied sample i of a learning call (x_var[i], n events x d, weights w or NULL): finite
+ * events, weights >= 0 with a positive sum; messages name the sample by its index. */
+nplm_status_t nplm__check_varied_sample(const char *fn, size_t i, const double *x, size_t n,
+                                        size_t d, const double *w);
 /* Coefficients of n events (row-major x): D is n x n_cols, row-major. */
 nplm_status_t nplm__nuisance_coefficients(const nplm_nuisance_t *nu, const double *x, size_t n,
                                           double *D);

@@ -72,17 +72,20 @@ static const double as241_f[8] = {1.0,
                                   1.42151175831644588870e-7,
                                   2.04426310338993978564e-15};
 
-/* log of the upper tail Q(w) for w >= 10: -w^2/2 - log sqrt(2 pi) + log R(w), R = Q / phi the
- * Mills ratio, from its asymptotic series (terms shrink to below 1e-20 before they grow). */
-static double log_upper_tail_far(double w, double *mills) {
-  const double r2 = 1.0 / (w * w);
+double nplm__mills_series(double r2) {
   double term = 1.0, sum = 1.0;
   for (int k = 1; k < 60; k++) {
     term *= -(2.0 * k - 1.0) * r2;
     sum += term;
     if (fabs(term) < 1e-18 * sum) break;
   }
-  *mills = sum / w;
+  return sum;
+}
+
+/* log of the upper tail Q(w) for w >= 10: -w^2/2 - log sqrt(2 pi) + log R(w), R = Q / phi the
+ * Mills ratio, from its asymptotic series (terms shrink to below 1e-20 before they grow). */
+static double log_upper_tail_far(double w, double *mills) {
+  *mills = nplm__mills_series(1.0 / (w * w)) / w;
   return -0.5 * w * w - LN_SQRT_2PI + log(*mills);
 }
 

@@ -113,16 +113,7 @@ static double erfcx_pos(double z) {
     const double hi = z * z, lo = nplm__two_prod_err(z, z, hi);
     return erfc(z) * exp(hi) * exp(lo);
   }
-  /* 1/(z sqrt(pi)) sum_n (-1)^n (2n - 1)!! / (2 z^2)^n: the terms shrink by (2n - 1)/(2 z^2),
-   * below 1/40 for the first dozen, so a dozen reach 1e-17. */
-  const double r = 0.5 / (z * z);
-  double term = 1.0, sum = 1.0;
-  for (int n = 1; n < 16; n++) {
-    term *= -(2.0 * n - 1.0) * r;
-    sum += term;
-    if (fabs(term) < 1e-17 * sum) break;
-  }
-  return sum / (z * SQRT_PI);
+  return nplm__mills_series(0.5 / (z * z)) / (z * SQRT_PI); /* the normal tail's series */
 }
 
 /* log P(a, x) and log Q(a, x) for a >= TEMME_MIN_A, 0 < x < inf, by Temme's expansion (DLMF

@@ -25,6 +25,11 @@ double nplm__lgamma_pos(double x);
 void nplm__sort_doubles(double *v, size_t n);
 /* Quantile q of ascending v (n >= 1), linear interpolation between order statistics. */
 double nplm__quantile_sorted(const double *v, size_t n, double q);
+/* The asymptotic series of the Mills ratio, sum_k (-1)^k (2k - 1)!! r2^k with r2 = 1/w^2:
+ * Q(w) / phi(w) = series / w for the normal tail, erfc(z) exp(z^2) = series / (z sqrt pi) with
+ * r2 = 1/(2 z^2). Summed until a term is below 1e-18 of the sum; for w >= 10 that comes
+ * before the terms grow. */
+double nplm__mills_series(double r2);
 /* Digamma psi(x) and trigamma psi'(x) for x > 0. */
 double nplm__digamma(double x);
 double nplm__trigamma(double x);

@@ -136,9 +136,13 @@ static int opt_long(args_t *a, const char *name, long long lo, long long hi, lon
   return s ? to_long(s, name, lo, hi, v) : 0;
 }
 
+/* A required option: 0, or 2 (a usage error) when it is missing. Callers keep the 2, so
+ * they test need() on its own rather than in a || chain, which would turn it into 1. */
 static int need(args_t *a, const char *name, const char **v) {
   *v = get(a, name);
-  return *v ? 0 : die("--%s is required (see --help)", name);
+  if (*v) return 0;
+  die("--%s is required (see --help)", name);
+  return 2;
 }
 
 static int read_table(const char *path, const char *columns, table_t *t) {
@@ -337,8 +341,10 @@ static int setup(args_t *a, setup_t *s, const char *what) {
   long long threads, epochs, seed;
   const char *cl = get(a, "clip"); /* a number, or inf (no clip) */
   clip = cl && strcmp(cl, "inf") == 0 ? (double)INFINITY : 9.0;
-  if (need(a, "reference", &ref) || need(a, "n-expected", &v) ||
-      to_double(v, "n-expected", &s->n_expected) ||
+  int rc = need(a, "reference", &ref);
+  if (!rc) rc = need(a, "n-expected", &v);
+  if (rc) return rc;
+  if (to_double(v, "n-expected", &s->n_expected) ||
       (cl && clip != (double)INFINITY && to_double(cl, "clip", &clip)) ||
       opt_long(a, "threads", 0, 1024, 0, &threads) ||
       opt_long(a, "epochs", 1, 1000000000, 300000, &epochs) ||
@@ -560,7 +566,8 @@ static int cmd_run(int argc, char **argv) {
   int rc = setup(&a, &s, "fit");
   const char *dpath = NULL, *jpath = NULL;
   double dof = (double)s.dof;
-  if (!rc) rc = need(&a, "data", &dpath) || read_table(dpath, get(&a, "columns"), &data);
+  if (!rc) rc = need(&a, "data", &dpath);
+  if (!rc) rc = read_table(dpath, get(&a, "columns"), &data);
   const char *dwp = get(&a, "data-weights");
   if (!rc && dwp) {
     rc = read_table(dwp, NULL, &dw);
@@ -830,9 +837,11 @@ static int cmd_calibrate(int argc, char **argv) {
   }
   const char *ppath = NULL, *jpath = NULL;
   long long toys = 0, first = 0;
-  if (!rc) rc = need(&a, "pool", &ppath) || read_table(ppath, get(&a, "columns"), &pool);
+  if (!rc) rc = need(&a, "pool", &ppath);
+  if (!rc) rc = read_table(ppath, get(&a, "columns"), &pool);
   if (!rc) s.pool_hash = fnv1a(FNV_START, pool.x, pool.n * pool.d) | 1u; /* never 0: "none" */
-  if (!rc) rc = need(&a, "toys", &ppath) || to_long(ppath, "toys", 1, MAX_TOYS, &toys);
+  if (!rc) rc = need(&a, "toys", &ppath);
+  if (!rc) rc = to_long(ppath, "toys", 1, MAX_TOYS, &toys);
   if (!rc) rc = opt_long(&a, "first-toy", 0, MAX_TOY_INDEX - toys, 0, &first);
   const char *shard_env = get(&a, "shard-from-env");
   if (!rc && shard_env) { /* batch arrays: shard i runs toys [i * K, (i + 1) * K) */
@@ -964,7 +973,8 @@ static int cmd_eval(int argc, char **argv) {
   const char *mp, *dp, *out = get(&a, "out");
   table_t data = {0};
   nplm_model_t *m = NULL;
-  int rc = need(&a, "model-file", &mp) || need(&a, "data", &dp);
+  int rc = need(&a, "model-file", &mp);
+  if (!rc) rc = need(&a, "data", &dp);
   if (!rc) rc = read_table(dp, get(&a, "columns"), &data);
   if (!rc) rc = unused(&a);
   if (!rc && nplm_model_load(&m, mp)) rc = die("%s", nplm_last_error());
@@ -1096,7 +1106,9 @@ static int generate_dilepton(int argc, char **argv) {
   dilepton_config_t cfg;
   dilepton_default_config(&cfg);
   int with_mass = get(&a, "with-mass") != NULL;
-  int rc = need(&a, "out", &out) || opt_long(&a, "events", 0, 1000000000, -1, &events) ||
+  int rc = need(&a, "out", &out);
+  if (!rc)
+    rc = opt_long(&a, "events", 0, 1000000000, -1, &events) ||
            opt_double(&a, "poisson", (double)NAN, &mu) ||
            opt_long(&a, "seed", 0, 1LL << 62, 1, &seed) ||
            opt_double(&a, "scale-barrel", 0.0, &cfg.scale_barrel) ||
@@ -1175,7 +1187,9 @@ static int cmd_generate(int argc, char **argv) {
   const char *out, *sigspec = get(&a, "signal");
   long long events, seed;
   double mu, scale, norm;
-  int rc = need(&a, "out", &out) || opt_long(&a, "events", 0, 1000000000, -1, &events) ||
+  int rc = need(&a, "out", &out);
+  if (!rc)
+    rc = opt_long(&a, "events", 0, 1000000000, -1, &events) ||
            opt_double(&a, "poisson", (double)NAN, &mu) ||
            opt_long(&a, "seed", 0, 1LL << 62, 1, &seed) ||
            opt_double(&a, "scale", 0.0, &scale) || opt_double(&a, "norm", 0.0, &norm);
@@ -1258,7 +1272,8 @@ static int cmd_tune_clip(int argc, char **argv) {
   const char *pp = NULL;
   long long toys, steps;
   double lo, hi, best = NAN;
-  if (!rc) rc = need(&a, "pool", &pp) || read_table(pp, get(&a, "columns"), &pool);
+  if (!rc) rc = need(&a, "pool", &pp);
+  if (!rc) rc = read_table(pp, get(&a, "columns"), &pool);
   if (!rc) rc = opt_long(&a, "toys", 5, 1000000, 50, &toys) || opt_long(&a, "steps", 2, 100, 8, &steps) ||
                 opt_double(&a, "lo", 1.0, &lo) || opt_double(&a, "hi", 9.0, &hi);
   if (!rc) rc = unused(&a);
@@ -1293,9 +1308,12 @@ static int cmd_nuisance_learn(int argc, char **argv) {
   const char *nom, *var, *out, *cols = get(&a, "columns");
   double sigma, norm;
   long long order, iters;
-  int rc = need(&a, "nominal", &nom) || need(&a, "varied", &var) || need(&a, "out", &out);
+  int rc = need(&a, "nominal", &nom);
+  if (!rc) rc = need(&a, "varied", &var);
+  if (!rc) rc = need(&a, "out", &out);
   const char *sg = NULL;
-  if (!rc) rc = need(&a, "sigma", &sg) || to_double(sg, "sigma", &sigma);
+  if (!rc) rc = need(&a, "sigma", &sg);
+  if (!rc) rc = to_double(sg, "sigma", &sigma);
   double wclip = 100.0;
   if (!rc) rc = opt_long(&a, "order", 1, 8, 2, &order) || opt_double(&a, "norm", 0.0, &norm) ||
                 opt_long(&a, "iterations", 1, 1000000000, 3000, &iters) ||

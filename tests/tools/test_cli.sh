@@ -254,6 +254,15 @@ check_bad() {
 check_bad 1 run --reference missing.npy --data data.csv --n-expected 100
 grep -q missing.npy bad.err || fail "the error does not name the file"
 check_bad 2 run --reference ref.npy --data data.csv --n-expected 100 --no-such-flag 3
+# a missing required option is a usage error too (it exited 1 until 2026-12-03)
+check_bad 2 run --reference ref.npy --n-expected 100
+grep -q -- "--data is required" bad.err || fail "the error does not name --data"
+check_bad 2 run --data data.csv --n-expected 100
+check_bad 2 calibrate --reference ref.npy --n-expected 100 --toys 2
+check_bad 2 calibrate --reference ref.npy --pool pool.npy --n-expected 100
+check_bad 2 eval --data data.csv
+check_bad 2 generate 1d --events 10
+check_bad 2 nuisance-learn --nominal ref.npy --varied ref.npy --out x.nuis
 check_bad 1 run --reference ref.npy --data data.csv --n-expected abc
 check_bad 1 run --reference ref.npy --data data.csv --n-expected 100 --optimizer sgd
 grep -q "adam-lbfgsb" bad.err || fail "--optimizer sgd: the choices are not named"

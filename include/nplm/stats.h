@@ -97,7 +97,8 @@ typedef enum nplm_significance_key {
   NPLM_SIG_Z_EMPIRICAL = 1,  /**< Z of the empirical p. */
   NPLM_SIG_P_CHI2 = 2,       /**< chi2 upper tail with the given dof. */
   NPLM_SIG_Z_CHI2 = 3,       /**< Z of NPLM_SIG_P_CHI2. */
-  NPLM_SIG_DOF_FIT = 4,      /**< Maximum-likelihood dof of the toys (NaN if n < 2). */
+  NPLM_SIG_DOF_FIT = 4,      /**< Maximum-likelihood dof of the positive toys (NaN with fewer
+                                  than two, or when it exceeds the largest double). */
   NPLM_SIG_P_CHI2_FIT = 5,   /**< chi2 upper tail with the fitted dof. */
   NPLM_SIG_Z_CHI2_FIT = 6,   /**< Z of NPLM_SIG_P_CHI2_FIT. */
   NPLM_SIG_BEYOND_TOYS = 7,  /**< 1 when t_obs exceeds every toy: the empirical p is then only

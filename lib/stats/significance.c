@@ -69,7 +69,9 @@ nplm_status_t nplm_significance(const double *t_null, size_t n, double t_obs, do
   double dfit;
   s = fit_dof_positive(t_null, n, &dfit);
   if (s == NPLM_ENOMEM) return nplm__fail(NPLM_ENOMEM, "%s: out of memory", fn);
-  if (s != NPLM_OK) return nplm__prefix_error(s, fn);
+  /* The only other failure is a fitted dof beyond the largest double (toys at DBL_MAX): one
+   * entry of the summary, so it reads NaN like a fit with too few toys, and the rest holds. */
+  if (s != NPLM_OK) dfit = (double)NAN;
   r[NPLM_SIG_DOF_FIT] = dfit;
   r[NPLM_SIG_P_CHI2_FIT] = isnan(dfit) ? (double)NAN : nplm_chi2_sf(t_obs, dfit);
   r[NPLM_SIG_Z_CHI2_FIT] = isnan(dfit) ? (double)NAN : nplm_z_from_p(r[NPLM_SIG_P_CHI2_FIT]);

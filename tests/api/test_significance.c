@@ -1,5 +1,6 @@
 /* Observed significance and sensitivity summaries, by hand on small samples. */
 #include <criterion/criterion.h>
+#include <float.h>
 #include <math.h>
 #include <string.h>
 
@@ -50,6 +51,29 @@ Test(significance, beyond_every_toy_and_short_output) {
   cr_assert_eq(nplm_chi2_fit_dof(toys, 10, &dof), NPLM_OK);
   cr_assert_eq(r[NPLM_SIG_DOF_FIT], dof);
   cr_assert_eq(r[NPLM_SIG_P_EMPIRICAL], 3.0 / 12.0);
+}
+
+/* Toys at the largest double: their ML dof, 2 exp(mean log(t / 2)) up to a rounding of the
+ * logarithm (~1e-13 relative), lands beyond it. The dof fit is one entry of the
+ * summary, so it reads NaN (with its p, Z and KS p) and the rest is still computed; it used
+ * to fail the whole call. */
+Test(significance, unrepresentable_fitted_dof_is_nan) {
+  const double huge[3] = {DBL_MAX, DBL_MAX, DBL_MAX};
+  double dof, r[NPLM_SIG_COUNT];
+  cr_assert_eq(nplm_chi2_fit_dof(huge, 3, &dof), NPLM_EINVAL, "precondition: the fit overflows");
+  cr_assert_eq(nplm_significance(huge, 3, 1.7e308, 13.0, r, NPLM_SIG_COUNT), NPLM_OK, "%s",
+               nplm_last_error());
+  cr_assert_eq(r[NPLM_SIG_P_EMPIRICAL], 1.0); /* (1 + 3) / (3 + 1): every toy reaches t_obs */
+  cr_assert_eq(r[NPLM_SIG_P_CHI2], nplm_chi2_sf(1.7e308, 13.0));
+  cr_assert(isnan(r[NPLM_SIG_DOF_FIT]) && isnan(r[NPLM_SIG_P_CHI2_FIT]) &&
+            isnan(r[NPLM_SIG_Z_CHI2_FIT]) && isnan(r[NPLM_SIG_KS_P_FIT]));
+  cr_assert(r[NPLM_SIG_KS_P] >= 0.0 && r[NPLM_SIG_KS_P] <= 1.0);
+  cr_assert_str_empty(nplm_last_error());
+  /* the sensitivity's fitted-dof method has nothing to fall back on: an error naming it */
+  double sv[NPLM_SENS_COUNT];
+  cr_assert_eq(nplm_sensitivity(huge, 3, huge, 3, 13.0, NPLM_PVALUE_CHI2_FIT, sv, NPLM_SENS_COUNT),
+               NPLM_EINVAL);
+  cr_assert(strstr(nplm_last_error(), "not representable") != NULL, "%s", nplm_last_error());
 }
 
 Test(significance, bad_input) {

@@ -544,6 +544,57 @@ static int read_shard(const char *path, shard_t *sh) {
   return 0;
 }
 
+/* The value of "key" in a flat JSON object as json_common writes it: a string with its
+ * quotes, or a scalar up to the next ',' or '}'. 0 when the key is absent. */
+static int json_value(const char *obj, const char *key, char *out, size_t cap) {
+  char pat[64];
+  snprintf(pat, sizeof pat, "\"%s\":", key);
+  const char *p = strstr(obj, pat);
+  if (!p) return 0;
+  p += strlen(pat);
+  while (*p == ' ') p++;
+  const char *e = p;
+  if (*p == '"') {
+    e = strchr(p + 1, '"');
+    e = e ? e + 1 : p + strlen(p);
+  } else {
+    while (*e && *e != ',' && *e != '}') e++;
+  }
+  snprintf(out, cap, "%.*s", (int)(e - p), p);
+  return 1;
+}
+
+/* A calibration is the null distribution of this run's t only if its toys were fitted as
+ * this run fits the data: same reference, N(R0), model, clip, optimiser and its settings,
+ * nuisances and preprocessing. The seed may differ (it only draws the toys and starts).
+ * Returns 0, or 1 with a message naming the first option that differs. */
+static int check_calibration(const shard_t *cal, const setup_t *s) {
+  char *mine = NULL;
+  size_t len = 0;
+  FILE *f = open_memstream(&mine, &len);
+  if (!f) return die("out of memory");
+  json_common(f, s);
+  if (fclose(f) != 0 || !mine) return die("out of memory");
+  const char *opts = strstr(mine, "\"options\":");
+  static const char *const keys[] = {"reference_hash", "n_reference", "features", "n_expected",
+                                     "model", "clip", "optimizer", "epochs", "max_iterations",
+                                     "starts", "standardize", "nuisances"};
+  int rc = 0;
+  for (size_t i = 0; i < sizeof keys / sizeof keys[0] && !rc; i++) {
+    char want[256], have[256];
+    if (strcmp(keys[i], "epochs") == 0 && s->optimizer == NPLM_OPTIMIZER_LBFGSB) continue;
+    if (!opts || !json_value(opts, keys[i], want, sizeof want)) continue;
+    if (!json_value(cal->settings_copy, keys[i], have, sizeof have))
+      fprintf(stderr, "%s: note: '%s' does not record %s; not checked\n", g_cmd, cal->path,
+              keys[i]);
+    else if (strcmp(want, have) != 0)
+      rc = die("--calibration: '%s' was made with %s %s, this run has %s %s", cal->path,
+               keys[i], have, keys[i], want);
+  }
+  free(mine);
+  return rc;
+}
+
 /* ---- nplm run ---- */
 
 static int cmd_run(int argc, char **argv) {
@@ -577,6 +628,11 @@ static int cmd_run(int argc, char **argv) {
   if (!rc) rc = opt_double(&a, "dof", dof, &dof);
   if (!rc && get(&a, "dof") && !(dof > 0.0)) rc = die("--dof: %g must be > 0", dof);
   const char *cal = get(&a, "calibration"), *save = get(&a, "save-model");
+  shard_t calib;
+  memset(&calib, 0, sizeof calib);
+  /* the t_null of a calibration file, read and checked before the fit */
+  if (!rc && cal) rc = read_shard(cal, &calib);
+  if (!rc && cal) rc = check_calibration(&calib, &s);
   FILE *jf = NULL;
   if (!rc) {
     jf = open_json(&a, &jpath);
@@ -591,14 +647,8 @@ static int cmd_run(int argc, char **argv) {
     if (st != NPLM_OK && st != NPLM_ENOCONV) rc = die("%s", nplm_test_last_error(s.test));
     else if (st == NPLM_ENOCONV) fprintf(stderr, "%s: note: %s\n", g_cmd, nplm_test_last_error(s.test));
   }
-  shard_t calib;
-  memset(&calib, 0, sizeof calib);
-  double *t_null = NULL;
-  size_t n_null = 0;
-  if (!rc && cal && !(rc = read_shard(cal, &calib))) { /* the t_null of a calibration file */
-    t_null = calib.t;
-    n_null = (size_t)calib.n;
-  }
+  double *t_null = calib.t;
+  size_t n_null = (size_t)calib.n;
   double sig[NPLM_SIG_COUNT];
   for (int i = 0; i < NPLM_SIG_COUNT; i++) sig[i] = NAN;
   if (!rc) {

@@ -373,6 +373,17 @@ PYEOF
 check_bad 1 merge --out m.json huge.json
 grep -q "toy range" bad.err || fail "merge: damaged n_toys not named"
 check_bad 1 run --reference ref.npy --data data.csv --n-expected 100 --calibration huge.json
+# a calibration is only the null of a run fitted the same way (it was used unchecked until
+# 2026-12-03); the seed may differ
+"$NPLM" run --reference ref.npy --data data.csv --n-expected 100 --seed 5 --calibration all.json > /dev/null || fail "run --calibration with another seed"
+check_bad 1 run --reference ref.npy --data data.csv --n-expected 100 --clip 5 --calibration all.json
+grep -q "made with clip 9, this run has clip 5" bad.err || fail "run --calibration: clip: $(cat bad.err)"
+check_bad 1 run --reference ref.npy --data data.csv --n-expected 120 --calibration all.json
+grep -q "n_expected" bad.err || fail "run --calibration: n_expected not named"
+check_bad 1 run --reference ref2.npy --data data.csv --n-expected 100 --calibration all.json
+grep -q "reference_hash" bad.err || fail "run --calibration: another reference not named"
+check_bad 1 run --reference ref.npy --data data.csv --n-expected 100 --model mlp:1,3,1 --calibration all.json
+grep -q "model" bad.err || fail "run --calibration: model not named"
 # Poisson means the generators cannot draw from (they once segfaulted or wrote 0 events)
 check_bad 1 generate 1d --out x.npy --events 5 --signal gamma3:inf
 check_bad 1 generate 1d --out x.npy --poisson 10 --norm 800

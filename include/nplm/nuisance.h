@@ -173,7 +173,9 @@ NPLM_API NPLM_WARN_UNUSED nplm_status_t nplm_nuisance_add_shape(nplm_nuisance_t 
  *  @param[in] x0      nominal sample, n0 x d, row-major, finite. Borrowed.
  *  @param n0          nominal events, >= 5.
  *  @param[in] w0      nominal weights or NULL.
- *  @param n_values    number of varied samples, 1 .. 64.
+ *  @param n_values    number of varied samples, 1 .. 64, with at least as many distinct
+ *                     nu_values as the nuisance's order (fewer leave its coefficients
+ *                     undetermined: NPLM_EINVAL).
  *  @param[in] nu_values the nu of each varied sample (absolute units, non-zero).
  *  @param[in] x_var   n_values samples, each n_var[i] x d. Borrowed.
  *  @param[in] n_var   their sizes, each >= 5.
@@ -213,7 +215,9 @@ NPLM_API NPLM_WARN_UNUSED nplm_status_t nplm_nuisance_set_aux(nplm_nuisance_t *n
  *  @param n             events.
  *  @param d             features; must match the handle.
  *  @param[out] log_r    n values.
- *  @retval NPLM_OK, NPLM_EINVAL (also when a coefficient callback fails), NPLM_ENOMEM
+ *  @retval NPLM_OK, NPLM_EINVAL (also when a coefficient callback fails), NPLM_ENOMEM,
+ *          NPLM_ESTATE (a shape nuisance not learned yet), NPLM_ENUMERIC (a log r is not
+ *          finite: nu_values too large for the expansion; log_r then holds the values)
  *  @since 0.1 */
 NPLM_API NPLM_WARN_UNUSED nplm_status_t nplm_nuisance_log_ratio(const nplm_nuisance_t *nu,
                                                                 const double *nu_values,

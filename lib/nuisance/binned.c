@@ -113,7 +113,7 @@ nplm_status_t nplm_nuisance_binned_study(const double *x0, size_t n0, const doub
     bin_sums(x_var[i], n_var[i], d, feature, w_var ? w_var[i] : NULL, edges, n_bins,
              sv + i * n_bins, qv + i * n_bins);
   double total[8] = {0};
-  size_t used_points = 0;
+  size_t used_points = 0, used_bins = 0;
   for (size_t b = 0; b < n_bins; b++) {
     size_t m = 0;
     for (size_t i = 0; i < n_values; i++) {
@@ -127,6 +127,7 @@ nplm_status_t nplm_nuisance_binned_study(const double *x0, size_t n0, const doub
     }
     if (m < max_order) continue;
     used_points += m;
+    used_bins++;
     for (unsigned K = 1; K <= max_order; K++) total[K - 1] += fit_chi2(nus, y, var, m, K);
   }
   nplm__free(buf);
@@ -135,7 +136,8 @@ nplm_status_t nplm_nuisance_binned_study(const double *x0, size_t n0, const doub
   unsigned best = max_order;
   for (unsigned K = 1; K <= max_order; K++) {
     chi2[K - 1] = total[K - 1];
-    double dof = (double)used_points - (double)K * (double)n_bins;
+    /* only the bins fitted count: K coefficients each (empty bins once made dof negative) */
+    double dof = (double)used_points - (double)K * (double)used_bins;
     double p = dof > 0 ? nplm_chi2_sf(total[K - 1], dof) : (double)NAN;
     if (p_values) p_values[K - 1] = p;
     if (best == max_order && K < max_order && p > 0.05) best = K;

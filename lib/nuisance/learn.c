@@ -188,6 +188,18 @@ nplm_status_t nplm_nuisance_learn(nplm_nuisance_t *nu, size_t index, size_t d, c
     scale = fmax(scale, fabs(nu_values[i]));
   }
   nplm__nuis_item_t *it = &nu->items[index];
+  /* Order K has K coefficient networks; fewer distinct nu than K leave combinations of them
+   * undetermined by the loss (one value fixes only delta_1 nu + delta_2 nu^2 + ...): log r
+   * elsewhere would depend on the start. */
+  size_t distinct = 0;
+  for (size_t i = 0; i < n_values; i++) {
+    size_t j = 0;
+    while (j < i && nu_values[j] != nu_values[i]) j++;
+    distinct += j == i;
+  }
+  if (distinct < it->order)
+    return nplm__fail(NPLM_EINVAL, "%s: %zu distinct nu_values for order %u: need at least as "
+                                   "many as the order", fn, distinct, (unsigned)it->order);
   const nplm__mlp_spec_t *spec = &it->nets[0]->spec;
   const size_t P = spec->n_params, K = it->order, B = NPLM__BLOCK;
   learn_ctx_t c;

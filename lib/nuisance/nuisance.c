@@ -232,6 +232,9 @@ nplm_status_t nplm_nuisance_log_ratio(const nplm_nuisance_t *nu, const double *n
     for (size_t i = 0; i < n; i++) log_r[i] = nplm__nuisance_offset(nu, nu_values, D + i * nu->n_cols);
   else
     nplm__prefix_error(s, fn);
+  if (s == NPLM_OK && (bad = nplm__first_nonfinite(log_r, n)) < n) /* it said OK with -inf */
+    s = nplm__fail(NPLM_ENUMERIC, "%s: log_r[%zu] = %g is not finite (nu_values too large "
+                                  "for the expansion)", fn, bad, log_r[bad]);
   nplm__free(D);
   return s;
 }

@@ -60,6 +60,10 @@ Test(nuisance, handle_and_log_ratio_on_the_oracle) {
   const double vnan[2] = {0.1, NAN};
   cr_assert_eq(nplm_nuisance_log_ratio(nu, vnan, x, 4, 1, lr), NPLM_EINVAL);
   cr_assert(strstr(nplm_last_error(), "nu_values[1]") != NULL);
+  /* finite nu whose expansion overflows (1e200^2 is inf: NaN/inf log r); it returned OK */
+  const double vhuge[2] = {1e200, 0.0};
+  cr_assert_eq(nplm_nuisance_log_ratio(nu, vhuge, x, 4, 1, lr), NPLM_ENUMERIC);
+  cr_assert(strstr(nplm_last_error(), "is not finite") != NULL, "%s", nplm_last_error());
   cr_assert_eq(nplm_nuisance_count(nu), 2u, "failed calls add nothing");
   nplm_nuisance_free(nu);
   nu = NULL;
@@ -394,6 +398,19 @@ Test(nuisance, binned_study_recommends_the_order) {
             chi2[0], chi2[1], chi2[2]);
   cr_assert(chi2[0] > chi2[1] && chi2[1] >= chi2[2]);
   cr_assert(p[0] < 1e-6, "first order is excluded: p %g", p[0]);
+  /* empty bins (legal) add no points and no coefficients: the same chi2, p and order (the dof
+   * once counted every bin, so ten empty ones turned p into 5e-4 / NaN / NaN) */
+  double edges_more[22], chi2_more[3], p_more[3]; /* 11 empty bins below x = 0, then edges */
+  unsigned order_more = 0;
+  for (int b = 0; b <= 21; b++) edges_more[b] = b <= 10 ? -20.0 + b : edges[b - 11];
+  cr_assert_eq(nplm_nuisance_binned_study(x0, N, NULL, 1, 0, edges_more, 21, NV, nus, xs, ns,
+                                          NULL, 3, chi2_more, p_more, &order_more), NPLM_OK);
+  for (int k = 0; k < 3; k++) {
+    cr_assert_eq(chi2_more[k], chi2[k]);
+    cr_assert(p_more[k] == p[k] || (isnan(p_more[k]) && isnan(p[k])), "order %d: p %g, was %g",
+              k + 1, p_more[k], p[k]);
+  }
+  cr_assert_eq(order_more, order);
   /* bad input */
   cr_assert_eq(nplm_nuisance_binned_study(x0, N, NULL, 1, 1, edges, 10, NV, nus, xs, ns, NULL, 3,
                                           chi2, p, &order), NPLM_EINVAL);
@@ -788,6 +805,21 @@ Test(nuisance, learn_names_the_bad_sample) {
   cr_assert_eq(nplm_nuisance_binned_study(x0, N, NULL, 1, 0, edges, 4, 2, nus, xs, ns, NULL, 2,
                                           chi2, p, &order), NPLM_OK, "%s", nplm_last_error());
   cr_assert_eq(nplm_nuisance_learn(nu, 0, 1, x0, N, w_ok, 2, nus, xs, ns, NULL), NPLM_OK, "%s",
+               nplm_last_error());
+  nplm_nuisance_free(nu);
+  /* order 2 from one nu value (given twice): only delta_1 nu + delta_2 nu^2 is fixed, so log r
+   * elsewhere depended on the seed and the call said OK; fewer distinct values than the order
+   * are refused */
+  const size_t layers[] = {1, 3, 1};
+  cr_assert_eq(nplm_nuisance_create(&nu, 1), NPLM_OK);
+  cr_assert_eq(nplm_nuisance_add_shape(nu, 0.1, 2, layers, 3, NULL), NPLM_OK);
+  cr_assert_eq(nplm_nuisance_set_int(nu, NPLM_NUIS_OPT_MAX_ITERATIONS, 3), NPLM_OK);
+  const double same[2] = {0.1, 0.1};
+  expect_learn_fails(nplm_nuisance_learn(nu, 0, 1, x0, N, NULL, 2, same, xs, ns, NULL),
+                     "1 distinct nu_values for order 2", "learn, one nu for order 2");
+  expect_learn_fails(nplm_nuisance_learn(nu, 0, 1, x0, N, NULL, 1, nus, xs, ns, NULL),
+                     "1 distinct nu_values for order 2", "learn, one sample for order 2");
+  cr_assert_eq(nplm_nuisance_learn(nu, 0, 1, x0, N, NULL, 2, nus, xs, ns, NULL), NPLM_OK, "%s",
                nplm_last_error());
   nplm_nuisance_free(nu);
 }

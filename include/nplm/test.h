@@ -91,7 +91,9 @@ typedef enum nplm_option {
                                       solved. */
   NPLM_OPT_STANDARDIZE = 202,    /**< int 0 or 1; kernel models: standardise each input feature
                                       with the reference's weighted mean and standard deviation
-                                      before the (isotropic) kernel; default 0. */
+                                      before the (isotropic) kernel (a feature constant in
+                                      the reference, up to rounding, is shifted only);
+                                      default 0. */
   NPLM_OPT_CG_TOLERANCE = 203,   /**< double > 0, < 1; conjugate gradient stops when the residual
                                       norm falls below this fraction of the right-hand side's;
                                       default 1e-7 (t to about 1e-8 on the 1D benchmark). */

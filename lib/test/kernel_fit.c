@@ -33,8 +33,10 @@
  * Reproducibility: blocks are grouped in fixed chunks whose partial sums are reduced in order,
  * so nothing depends on the thread count; BLAS level-2/3 calls split the output, not the sums. */
 #include <cblas.h>
+#include <float.h>
 #include <lapacke.h>
 #include <math.h>
+#include <stdbool.h>
 #include <string.h>
 
 #include "core/rng.h"
@@ -719,12 +721,13 @@ nplm_status_t nplm__kernel_fit(const nplm_test_t *t, nplm__pool_t *pool, atomic_
   double *shift = fm->k_data + M * d, *scale = shift + d;
   if ((int)nplm__test_opt(t, NPLM_OPT_STANDARDIZE)) {
     for (size_t j = 0; j < d; j++) { /* weighted mean and standard deviation of the reference */
-      double sw = 0.0, m1 = 0.0, m2 = 0.0;
+      double sw = 0.0, m1 = 0.0, m2 = 0.0, big = 0.0;
       for (size_t b = 0; b < ref->n_blocks; b++)
         for (size_t e = 0; e < B; e++) {
           const double w = ref->ca[b * B + e], v = ref->x[(b * d + j) * B + e];
           sw += w;
           m1 += w * v;
+          big = fmax(big, fabs(v));
         }
       m1 /= sw;
       for (size_t b = 0; b < ref->n_blocks; b++)
@@ -734,7 +737,11 @@ nplm_status_t nplm__kernel_fit(const nplm_test_t *t, nplm__pool_t *pool, atomic_
         }
       const double sd = sqrt(m2 / sw);
       shift[j] = m1;
-      scale[j] = sd > 0.0 && isfinite(sd) ? 1.0 / sd : 1.0;
+      /* a constant feature's computed spread is rounding of its mean (~1e-17 of it): taken as
+       * a scale, it would blow one-ulp differences up to O(1) distances. Such a feature is
+       * shifted only, as nplm_preprocess_fit would refuse it. */
+      const bool constant = !(sd > 4.0 * DBL_EPSILON * big) || !isfinite(sd);
+      scale[j] = constant ? 1.0 : 1.0 / sd;
     }
     for (size_t b = 0; b < k.n_blocks; b++) nplm__kernel_standardise_block(fm, k.x + b * d * B);
   }

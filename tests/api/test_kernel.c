@@ -478,6 +478,39 @@ Test(kernel, standardisation_removes_the_units) {
   cr_assert(fabs(tv[0] - tv[1]) < 1e-8 * tv[0], "t %.15g vs %.15g", tv[0], tv[1]);
 }
 
+/* A feature constant up to rounding carries no information: standardised, it must leave t as
+ * without it. Its computed spread is rounding of the mean (~1e-16), which was once taken for a
+ * scale, so the data's one-ulp offset became an O(1) distance (t 259 instead of 36). */
+Test(kernel, standardisation_ignores_a_constant_feature) {
+  make_2d();
+  enum { D3 = D2 + 1 };
+  static double ref3[NR * D3], data3[ND * D3];
+  for (int i = 0; i < NR; i++) {
+    for (int j = 0; j < D2; j++) ref3[i * D3 + j] = g_ref[i * D2 + j];
+    ref3[i * D3 + D2] = 0.7;
+  }
+  for (int i = 0; i < ND; i++) {
+    for (int j = 0; j < D2; j++) data3[i * D3 + j] = g_data[i * D2 + j];
+    data3[i * D3 + D2] = nextafter(0.7, 1.0); /* one ulp off: rounding, not a shift */
+  }
+  double tv[2];
+  for (int run = 0; run < 2; run++) {
+    const size_t d = run ? D3 : D2;
+    nplm_model_t *m = NULL;
+    nplm_test_t *t = NULL;
+    cr_assert_eq(nplm_model_create_kernel(&m, d, 25, 0.9, 1e-5), NPLM_OK);
+    cr_assert_eq(nplm_test_create(&t, m, NULL), NPLM_OK);
+    cr_assert_eq(nplm_test_set_reference(t, run ? ref3 : g_ref, NR, d, g_w, 50.0), NPLM_OK);
+    cr_assert_eq(nplm_test_set_int(t, NPLM_OPT_STANDARDIZE, 1), NPLM_OK);
+    cr_assert_eq(nplm_test_run(t, run ? data3 : g_data, ND, d, NULL, &tv[run]), NPLM_OK, "%s",
+                 nplm_last_error());
+    nplm_test_free(t);
+    nplm_model_free(m);
+  }
+  cr_assert(fabs(tv[0] - tv[1]) < 1e-8 * tv[0], "t %.15g without, %.15g with the constant",
+            tv[0], tv[1]);
+}
+
 Test(kernel, sigma_heuristic_is_the_quantile_of_pairwise_distances) {
   enum { N = 40 };
   double x[N * 3], dist[N * (N - 1) / 2];

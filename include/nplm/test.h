@@ -487,11 +487,13 @@ NPLM_API NPLM_WARN_UNUSED nplm_status_t nplm_test_tune_clip(
     size_t n_toys, uint64_t seed, double c_lo, double c_hi, int max_steps,
     nplm_clip_report_fn report, void *user, double *c_best);
 
-/** Write a calibration as a JSON object: library version, seed, toy count, the model (layers,
- *  parameters, clip), N(R0), every option by its stable name, a summary (median, mean, dof,
- *  maximum-likelihood dof, KS p-values against chi2 with both) and "t_null", the array in toy
- *  order (non-finite values as null). Numbers use a locale-independent format and round-trip
- *  exactly.
+/** Write a calibration as a JSON object: library version, seed, toy count, the model ("type"
+ *  "mlp" with layers, parameters and clip, or "type" "kernel" with centers (0 = chosen at each
+ *  fit), sigma and lambda), N(R0), every option by its stable name, a summary (median, mean,
+ *  dof, maximum-likelihood dof, KS p-values against chi2 with both) and "t_null", the array in
+ *  toy order (non-finite values as null). The nominal dof is the MLP's parameter count; a
+ *  kernel model has none, so its "dof" and "ks_p" are null. Numbers use a locale-independent
+ *  format and round-trip exactly.
  *  @param[in] t      the test the calibration ran on.
  *  @param[in] path   file name; replaced.
  *  @param[in] t_null n values of t from nplm_test_calibrate().

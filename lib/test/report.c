@@ -22,14 +22,23 @@ static void put_number(FILE *f, double x) {
 
 static void write_json(FILE *f, const nplm_test_t *t, const double *t_null, size_t n,
                        uint64_t seed, const double *sig) {
-  const nplm__mlp_spec_t *s = &t->family->spec;
+  const nplm_model_t *m = t->family;
+  const nplm__mlp_spec_t *s = &m->spec;
+  const int kernel = m->kind == NPLM__MODEL_KERNEL;
   fprintf(f, "{\n  \"library\": \"libnplm\",\n  \"version\": \"%s\",\n", nplm_version_string());
   fprintf(f, "  \"seed\": %llu,\n  \"n_toys\": %zu,\n", (unsigned long long)seed, n);
-  fputs("  \"model\": {\"type\": \"mlp\", \"layers\": [", f);
-  for (size_t l = 0; l < s->n_layers; l++) fprintf(f, "%s%zu", l ? ", " : "", s->units[l]);
-  fprintf(f, "], \"parameters\": %zu, \"weight_clip\": ", s->n_params);
-  double clip = nplm__test_opt(t, NPLM_OPT_WEIGHT_CLIP);
-  put_number(f, clip == 0.0 ? t->family->clip : clip);
+  if (kernel) { /* the family's settings: centres 0 = ceil(sqrt(N_R)) chosen at each fit */
+    fprintf(f, "  \"model\": {\"type\": \"kernel\", \"centers\": %zu, \"sigma\": ", m->k_req);
+    put_number(f, m->k_sigma);
+    fputs(", \"lambda\": ", f);
+    put_number(f, m->k_lambda);
+  } else {
+    fputs("  \"model\": {\"type\": \"mlp\", \"layers\": [", f);
+    for (size_t l = 0; l < s->n_layers; l++) fprintf(f, "%s%zu", l ? ", " : "", s->units[l]);
+    fprintf(f, "], \"parameters\": %zu, \"weight_clip\": ", s->n_params);
+    double clip = nplm__test_opt(t, NPLM_OPT_WEIGHT_CLIP);
+    put_number(f, clip == 0.0 ? m->clip : clip);
+  }
   fputs("},\n  \"n_expected\": ", f);
   put_number(f, t->n_expected);
   fprintf(f, ",\n  \"n_reference\": %zu,\n  \"options\": {", t->ref.n);
@@ -51,10 +60,13 @@ static void write_json(FILE *f, const nplm_test_t *t, const double *t_null, size
   put_number(f, median);
   fputs(", \"mean\": ", f);
   put_number(f, mean);
-  fprintf(f, ", \"dof\": %zu, \"dof_fit\": ", s->n_params);
+  /* a kernel model has no parameter count to serve as the nominal dof: only the fitted one */
+  fputs(", \"dof\": ", f);
+  put_number(f, kernel ? (double)NAN : (double)s->n_params);
+  fputs(", \"dof_fit\": ", f);
   put_number(f, sig[NPLM_SIG_DOF_FIT]);
   fputs(", \"ks_p\": ", f);
-  put_number(f, sig[NPLM_SIG_KS_P]);
+  put_number(f, kernel ? (double)NAN : sig[NPLM_SIG_KS_P]);
   fputs(", \"ks_p_fit\": ", f);
   put_number(f, sig[NPLM_SIG_KS_P_FIT]);
   fputs("},\n  \"t_null\": [", f);
@@ -76,9 +88,11 @@ nplm_status_t nplm_test_write_calibration(const nplm_test_t *t, const char *path
   double sig[NPLM_SIG_COUNT];
   for (int i = 0; i < NPLM_SIG_COUNT; i++) sig[i] = NAN;
   /* the summary needs finite toys; a calibration with failed (NaN) toys is still written */
+  const double dof =
+      t->family->kind == NPLM__MODEL_KERNEL ? 1.0 /* placeholder; not written */
+                                            : (double)t->family->spec.n_params;
   if (nplm__first_nonfinite(t_null, n) == n &&
-      nplm_significance(t_null, n, 0.0, (double)t->family->spec.n_params, sig, NPLM_SIG_COUNT) ==
-          NPLM_ENOMEM)
+      nplm_significance(t_null, n, 0.0, dof, sig, NPLM_SIG_COUNT) == NPLM_ENOMEM)
     return nplm__fail(NPLM_ENOMEM, "%s: out of memory", fn);
   locale_t c_locale = newlocale(LC_NUMERIC_MASK, "C", (locale_t)0);
   if (!c_locale) return nplm__fail(NPLM_ENOMEM, "%s: out of memory (locale)", fn);

@@ -409,6 +409,55 @@ Test(kernel, calibration_is_reproducible_across_threads_and_shards) {
   }
 }
 
+/* A kernel calibration's JSON names the kernel family and its settings (it once described an
+ * empty MLP with "dof": 0 and an all-null summary): the nominal dof and the KS p-value against
+ * it are null, the fitted dof and its KS p-value are nplm_significance's for the same toys. */
+static double json_number(const char *buf, const char *key) {
+  const char *p = strstr(buf, key);
+  cr_assert_not_null(p, "%s in the JSON", key);
+  p += strlen(key);
+  if (strncmp(p, "null", 4) == 0) return NAN;
+  char *end;
+  double v = strtod(p, &end);
+  cr_assert(end != p, "%s is a number", key);
+  return v;
+}
+
+Test(kernel, calibration_json_describes_the_kernel_family) {
+  make_2d();
+  nplm_model_t *m = NULL;
+  nplm_test_t *t = kernel_test(&m, 0, 0.8, 1e-6, NPLM_SOLVER_DIRECT);
+  enum { NT = 40 };
+  double tn[NT];
+  uint64_t s = 5;
+  for (int k = 0; k < NT; k++) /* positive, chi2-like spread */
+    tn[k] = 2.0 * (expo(&s) + expo(&s) / 2.0 + expo(&s));
+  char path[64];
+  snprintf(path, sizeof path, "/tmp/nplm-kcal-%d.json", (int)getpid());
+  cr_assert_eq(nplm_test_write_calibration(t, path, tn, NT, 3), NPLM_OK, "%s", nplm_last_error());
+  FILE *f = fopen(path, "r");
+  cr_assert_not_null(f);
+  static char buf[16384];
+  size_t len = fread(buf, 1, sizeof buf - 1, f);
+  fclose(f);
+  remove(path);
+  buf[len] = '\0';
+  cr_assert(strstr(buf, "\"type\": \"kernel\"") != NULL, "%s", buf);
+  cr_assert(strstr(buf, "\"layers\"") == NULL);
+  cr_assert_eq(json_number(buf, "\"centers\": "), 0.0);
+  cr_assert_eq(json_number(buf, "\"sigma\": "), 0.8);
+  cr_assert_eq(json_number(buf, "\"lambda\": "), 1e-6);
+  cr_assert(isnan(json_number(buf, "\"dof\": ")), "no nominal dof for a kernel model");
+  cr_assert(isnan(json_number(buf, "\"ks_p\": ")));
+  double sig[NPLM_SIG_COUNT];
+  cr_assert_eq(nplm_significance(tn, NT, 0.0, 1.0, sig, NPLM_SIG_COUNT), NPLM_OK);
+  cr_assert(isfinite(sig[NPLM_SIG_DOF_FIT]) && sig[NPLM_SIG_DOF_FIT] > 0.0);
+  cr_assert_eq(json_number(buf, "\"dof_fit\": "), sig[NPLM_SIG_DOF_FIT]);
+  cr_assert_eq(json_number(buf, "\"ks_p_fit\": "), sig[NPLM_SIG_KS_P_FIT]);
+  nplm_test_free(t);
+  nplm_model_free(m);
+}
+
 Test(kernel, model_files_round_trip_and_reject_corruption) {
   make_2d();
   nplm_model_t *m = NULL;

@@ -110,8 +110,12 @@ NPLM_API NPLM_WARN_UNUSED nplm_status_t nplm_model_kernel_centers(const nplm_mod
  *  @param subsample   events used, 2 .. 5000 (min(n, subsample) are drawn; 1000 is plenty).
  *  @param quantile    in (0, 1).
  *  @param seed        seed of the draw.
- *  @param[out] sigma  the suggested width (> 0 unless all drawn events coincide).
- *  @retval NPLM_OK, NPLM_EINVAL, NPLM_ENOMEM
+ *  @param[out] sigma  the suggested width, > 0 and finite.
+ *  @retval NPLM_OK success.
+ *  @retval NPLM_EINVAL a bad argument, or a quantile that is not a usable width: 0 (at least
+ *          that fraction of the drawn pairs coincide, as in discrete or heavily repeated
+ *          data) or beyond DBL_MAX.
+ *  @retval NPLM_ENOMEM allocation failed.
  *  @since 0.1 */
 NPLM_API NPLM_WARN_UNUSED nplm_status_t nplm_kernel_sigma_heuristic(const double *x, size_t n,
                                                                     size_t d, size_t subsample,
@@ -168,7 +172,8 @@ NPLM_API NPLM_WARN_UNUSED nplm_status_t nplm_model_set_params(nplm_model_t *m, c
  *  @param[in] d  number of features; must equal nplm_model_input_dim().
  *  @param[out] f n values f(x_i).
  *  @retval NPLM_OK success.
- *  @retval NPLM_EINVAL NULL buffer, d mismatch, non-finite input.
+ *  @retval NPLM_EINVAL NULL buffer, d mismatch, non-finite input, or (kernel models) an input
+ *          so large that x / sigma overflows.
  *  @retval NPLM_ENOMEM allocation failed.
  *  @since 0.1 */
 NPLM_API NPLM_WARN_UNUSED nplm_status_t nplm_model_eval(const nplm_model_t *m, const double *x, size_t n,

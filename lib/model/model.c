@@ -214,6 +214,15 @@ static nplm_status_t kernel_eval(const nplm_model_t *m, const double *x, size_t 
     size_t count = n - start < NPLM__BLOCK ? n - start : NPLM__BLOCK;
     nplm__pack_block(x, d, start, count, blk);
     nplm__kernel_prepare_block(m, blk);
+    for (size_t j = 0; j < d; j++)
+      for (size_t e = 0; e < count; e++)
+        if (!isfinite(blk[j * NPLM__BLOCK + e])) {
+          nplm__free(blk);
+          nplm__free(ct);
+          return nplm__fail(NPLM_EINVAL, "%s: x: event %zu, feature %zu: x / sigma overflows "
+                                         "(sigma = %g): rescale the inputs", fn, start + e, j,
+                            m->k_sigma);
+        }
     gk->hv(blk, d, count, ct, ldc, alpha, NULL, tmp, fb, NULL);
     memcpy(f + start, fb, count * sizeof *f);
   }

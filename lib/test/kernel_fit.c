@@ -758,6 +758,21 @@ nplm_status_t nplm__kernel_fit(const nplm_test_t *t, nplm__pool_t *pool, atomic_
   /* kernel coordinates: multiplied by sqrt(1 / (2 sigma^2)), as nplm_model_eval does */
   const double q = nplm__kernel_coord_scale(sigma);
   for (size_t i = 0; i < slots_ev * d; i++) k.x[i] *= q;
+  /* a coordinate that overflows there would make every distance to it NaN or 0 and t silently
+   * wrong: refused, naming the event (padding slots are finite copies) */
+  for (size_t i = 0; i < slots_ev * d; i++)
+    if (!isfinite(k.x[i])) {
+      const size_t b = i / (d * B), e = i % B, j = i / B % d;
+      const int in_ref = b < ref->n_blocks;
+      const size_t ev = (in_ref ? b : b - ref->n_blocks) * B + e;
+      nplm_model_free(fm);
+      nplm__free(buf);
+      nplm__free(cnt);
+      return nplm__fail(NPLM_EINVAL, "%s event %zu, feature %zu: x / sigma overflows (sigma = "
+                                     "%g%s): rescale the inputs", in_ref ? "reference" : "data",
+                        ev, j, sigma, (int)nplm__test_opt(t, NPLM_OPT_STANDARDIZE)
+                                          ? ", after standardisation" : "");
+    }
   for (size_t j = 0; j < d; j++)
     for (size_t i = 0; i < ld; i++)
       k.ct[j * ld + i] = fm->k_data[(i < M ? i : M - 1) * d + j] * q;

@@ -43,6 +43,9 @@ nplm_status_t nplm_test_kernel_scan(nplm_test_t *t, const double *pool_x, size_t
     nplm__copy_error(t->msg);
     return s;
   }
+  /* the handle keeps the message of the last failing call: a row's ENOCONV is not one */
+  char saved_msg[sizeof t->msg];
+  memcpy(saved_msg, t->msg, sizeof saved_msg);
   const double keep_m = nplm__test_opt(t, NPLM_OPT_KERNEL_CENTERS);
   const double keep_l = nplm__test_opt(t, NPLM_OPT_KERNEL_LAMBDA);
   double *secs = tn + n_toys, *conv_k = secs + n_toys;
@@ -86,6 +89,9 @@ nplm_status_t nplm_test_kernel_scan(nplm_test_t *t, const double *pool_x, size_t
   if (s != NPLM_OK) {
     if (strncmp(nplm_last_error(), fn, sizeof fn - 1) != 0) nplm__prefix_error(s, fn);
     nplm__copy_error(t->msg);
+  } else {
+    memcpy(t->msg, saved_msg, sizeof saved_msg);
+    nplm__clear_error();
   }
   return s;
 }

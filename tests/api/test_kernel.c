@@ -611,6 +611,13 @@ Test(kernel, sigma_heuristic_is_the_quantile_of_pairwise_distances) {
   cr_assert_eq(nplm_kernel_sigma_heuristic(same, 3, 1, 3, 0.5, 1, &s1), NPLM_EINVAL);
   cr_assert_eq(s1, -1.0, "sigma written on failure");
   cr_assert(strstr(nplm_last_error(), "sigma") != NULL, "%s", nplm_last_error());
+  /* not all coincide, but more than the quantile's share of the pairs do: 6 of the 10 pairs
+   * of {1, 1, 1, 1, 5} are 0 apart, the other 4 are 4 apart */
+  const double rep[5] = {1.0, 1.0, 1.0, 1.0, 5.0};
+  cr_assert_eq(nplm_kernel_sigma_heuristic(rep, 5, 1, 5, 0.5, 1, &s1), NPLM_EINVAL);
+  cr_assert(strstr(nplm_last_error(), "quantile") != NULL, "%s", nplm_last_error());
+  cr_assert_eq(nplm_kernel_sigma_heuristic(rep, 5, 1, 5, 0.9, 1, &s1), NPLM_OK);
+  cr_assert_eq(s1, 4.0, "%g", s1);
 }
 
 typedef struct kprog {
@@ -719,6 +726,18 @@ Test(kernel, bad_input_is_refused_with_a_message) {
   cr_assert(strstr(nplm_test_last_error(t), "conjugate-gradient") != NULL, "%s",
             nplm_test_last_error(t));
   cr_assert(isfinite(tn2[0]) && isfinite(tn2[1]));
+  /* a scan whose calibrations stop short succeeds (the rows count the converged toys) and
+   * leaves the handle's message of the last failing call as it was */
+  char before[512];
+  snprintf(before, sizeof before, "%s", nplm_test_last_error(t));
+  const size_t sc[1] = {5};
+  const double sl[1] = {1e-6};
+  nplm_kernel_scan_row_t row;
+  cr_assert_eq(nplm_test_kernel_scan(t, ref, 100, 1, NULL, sc, 1, sl, 1, 2, 5, &row, sizeof row),
+               NPLM_OK, "%s", nplm_test_last_error(t));
+  cr_assert(row.converged < 2, "%lld converged", (long long)row.converged);
+  cr_assert_str_eq(nplm_test_last_error(t), before);
+  cr_assert_str_eq(nplm_last_error(), "");
   cr_assert_eq(nplm_test_set_int(t, NPLM_OPT_KERNEL_SOLVER, NPLM_SOLVER_AUTO), NPLM_OK);
   cr_assert_eq(nplm_test_set_int(t, NPLM_OPT_NEWTON_STEPS, 0), NPLM_EINVAL);
   cr_assert_eq(nplm_test_set_int(t, NPLM_OPT_KERNEL_SOLVER, 3), NPLM_EINVAL);
@@ -729,6 +748,40 @@ Test(kernel, bad_input_is_refused_with_a_message) {
   cr_assert_eq(nplm_model_kernel_info(mlp, &nc, NULL, NULL), NPLM_EINVAL);
   cr_assert_eq(nplm_model_kind(mlp), NPLM_MODEL_MLP);
   nplm_model_free(mlp);
+  nplm_test_free(t);
+  nplm_model_free(m);
+}
+
+/* Finite events whose kernel coordinate x sqrt(1/2) / sigma overflows made every distance to
+ * them NaN or 0, and t came back OK but meaningless: the fit and the evaluation refuse them,
+ * naming the event. */
+Test(kernel, events_too_large_for_sigma_are_refused) {
+  enum { N = 200 };
+  static double ref[N];
+  uint64_t s = 3;
+  for (int i = 0; i < N; i++) ref[i] = expo(&s);
+  double data[4] = {0.5, 1.0, 1.7e308, 2.0};
+  nplm_model_t *m = NULL;
+  nplm_test_t *t = NULL;
+  cr_assert_eq(nplm_model_create_kernel(&m, 1, 10, 0.5, 1e-6), NPLM_OK);
+  cr_assert_eq(nplm_test_create(&t, m, NULL), NPLM_OK);
+  cr_assert_eq(nplm_test_set_reference(t, ref, N, 1, NULL, 20.0), NPLM_OK);
+  double tv = 0.0;
+  cr_assert_eq(nplm_test_run(t, data, 4, 1, NULL, &tv), NPLM_EINVAL, "t = %g", tv);
+  cr_assert(strstr(nplm_test_last_error(t), "data event 2") != NULL, "%s",
+            nplm_test_last_error(t));
+  cr_assert(strstr(nplm_test_last_error(t), "sigma") != NULL);
+  data[2] = 1.5; /* the same run without it works, and its f refuses the large event */
+  cr_assert_eq(nplm_test_run(t, data, 4, 1, NULL, &tv), NPLM_OK, "%s", nplm_test_last_error(t));
+  cr_assert(isfinite(tv));
+  const nplm_model_t *f = NULL;
+  cr_assert_eq(nplm_test_fitted_model(t, &f), NPLM_OK);
+  const double x[3] = {1.0, -1.7e308, 0.0};
+  double fx[3];
+  cr_assert_eq(nplm_model_eval(f, x, 3, 1, fx), NPLM_EINVAL);
+  cr_assert(strstr(nplm_last_error(), "event 1") != NULL, "%s", nplm_last_error());
+  cr_assert_eq(nplm_model_eval(f, x, 1, 1, fx), NPLM_OK, "%s", nplm_last_error());
+  cr_assert(isfinite(fx[0]));
   nplm_test_free(t);
   nplm_model_free(m);
 }

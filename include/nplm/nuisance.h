@@ -22,7 +22,8 @@ extern "C" {
  *  handle computes tau (fit f and nu), Delta (fit nu alone) and t = tau - Delta.
  *
  *  Thread safety: const calls may run concurrently; coefficient callbacks must then be
- *  thread-safe.
+ *  thread-safe. A test's calibration with ::NPLM_OPT_THREADS > 1 calls them from several
+ *  threads at once (once per toy), so they must be thread-safe there too.
  *  @{ */
 
 /** Opaque nuisance handle. */
@@ -56,8 +57,9 @@ NPLM_API size_t nplm_nuisance_count(const nplm_nuisance_t *nu);
  *  handle, are copied with it, and are not stored in nuisance files.
  *
  *  Values are pinned and never reused; the numbers follow the test's ::nplm_option_t keys of the
- *  same meaning. Each key has one type: setting it through the other setter is ::NPLM_EINVAL.
- *  Values out of range are rejected, never clamped. */
+ *  same meaning. Each key has one type: nplm_nuisance_set_int() refuses a double key
+ *  (::NPLM_EINVAL); nplm_nuisance_set_double() takes an integer key only with an integral
+ *  value. Values out of range are rejected, never clamped. */
 typedef enum nplm_nuisance_option {
   NPLM_NUIS_OPT_SEED = 2,              /**< int >= 0; seed of the networks' initialisation
                                             (stream: nuisance index and power); default 0. */
@@ -115,7 +117,8 @@ NPLM_API NPLM_WARN_UNUSED nplm_status_t nplm_nuisance_get_option(const nplm_nuis
 
 /** Add a normalisation nuisance: a global yield factor exp(nu).
  *  @param[in,out] nu the handle.
- *  @param sigma      uncertainty of its auxiliary measurement, > 0 (e.g. 0.025 for 2.5%).
+ *  @param sigma      uncertainty of its auxiliary measurement, in [1e-150, 1e150] (e.g. 0.025
+ *                    for 2.5%).
  *  @param[out] index its position in every nu array; may be NULL.
  *  @retval NPLM_OK, NPLM_EINVAL, NPLM_ENOMEM
  *  @since 0.1 */
@@ -125,10 +128,12 @@ NPLM_API NPLM_WARN_UNUSED nplm_status_t nplm_nuisance_add_norm(nplm_nuisance_t *
 /** Add a shape nuisance whose Taylor coefficients delta_k(x), k = 1..order, are known
  *  (computed by the caller, e.g. from an analytic model of the detector effect).
  *  @param[in,out] nu the handle.
- *  @param sigma      uncertainty of its auxiliary measurement, > 0 (absolute units of nu).
+ *  @param sigma      uncertainty of its auxiliary measurement, in [1e-150, 1e150] (absolute
+ *                    units of nu).
  *  @param order      highest power, 1 .. 8; all shape nuisances together have at most 16
  *                    coefficients.
- *  @param fn         the coefficients; called once per sample (reference, each data set).
+ *  @param fn         the coefficients; called once per sample (reference, each data set,
+ *                    each toy), concurrently during a threaded calibration.
  *  @param user       passed to @p fn; borrowed: must stay valid while the handle (and any test
  *                    created from it) is used.
  *  @param[out] index its position in every nu array; may be NULL.
@@ -142,7 +147,8 @@ NPLM_API NPLM_WARN_UNUSED nplm_status_t nplm_nuisance_add_shape_known(nplm_nuisa
 /** Add a shape nuisance whose Taylor coefficients delta_k(x), k = 1..order, are learned by
  *  nplm_nuisance_learn(): one network per power, of the given shape.
  *  @param[in,out] nu the handle.
- *  @param sigma      uncertainty of its auxiliary measurement, > 0 (absolute units of nu).
+ *  @param sigma      uncertainty of its auxiliary measurement, in [1e-150, 1e150] (absolute
+ *                    units of nu).
  *  @param order      highest power, 1 .. 8 (at most 16 coefficients over all shape nuisances).
  *  @param[in] layers n_layers unit counts of each coefficient network, {d, ..., 1}
  *                    (e.g. {5, 10, 10, 1}); sigmoid hidden layers, linear output. Copied.
@@ -171,14 +177,16 @@ NPLM_API NPLM_WARN_UNUSED nplm_status_t nplm_nuisance_add_shape(nplm_nuisance_t 
  *  @param index       a nuisance added with nplm_nuisance_add_shape().
  *  @param d           features; must match the handle.
  *  @param[in] x0      nominal sample, n0 x d, row-major, finite. Borrowed.
- *  @param n0          nominal events, >= 5.
+ *  @param n0          nominal events, >= max(5, ::NPLM_NUIS_OPT_VALIDATION_EVERY) (at least
+ *                     one held-out event).
  *  @param[in] w0      nominal weights or NULL.
  *  @param n_values    number of varied samples, 1 .. 64, with at least as many distinct
  *                     nu_values as the nuisance's order (fewer leave its coefficients
  *                     undetermined: NPLM_EINVAL).
- *  @param[in] nu_values the nu of each varied sample (absolute units, non-zero).
+ *  @param[in] nu_values the nu of each varied sample (absolute units, non-zero); s^K and
+ *                     s^-K must be normal doubles for the order K (s = max |nu_i|).
  *  @param[in] x_var   n_values samples, each n_var[i] x d. Borrowed.
- *  @param[in] n_var   their sizes, each >= 5.
+ *  @param[in] n_var   their sizes, each >= max(5, ::NPLM_NUIS_OPT_VALIDATION_EVERY).
  *  @param[in] w_var   their weights (an array of n_values pointers, each may be NULL), or NULL.
  *  @retval NPLM_OK, NPLM_EINVAL, NPLM_ENOMEM, NPLM_ENUMERIC
  *  @since 0.1 */
@@ -202,7 +210,7 @@ NPLM_API NPLM_WARN_UNUSED nplm_status_t nplm_nuisance_learned_loss(const nplm_nu
 /** Set the auxiliary measurement nu0 of a nuisance (default 0, the reference value).
  *  @param[in,out] nu the handle.
  *  @param index      the nuisance.
- *  @param nu0        finite central value, absolute units.
+ *  @param nu0        central value, absolute units, |nu0| <= 1e150 and |nu0| / sigma <= 1e150.
  *  @retval NPLM_OK, NPLM_EINVAL
  *  @since 0.1 */
 NPLM_API NPLM_WARN_UNUSED nplm_status_t nplm_nuisance_set_aux(nplm_nuisance_t *nu, size_t index,

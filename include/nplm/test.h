@@ -30,9 +30,10 @@ typedef struct nplm_test nplm_test_t;
 /** Option keys for nplm_test_set_int() / nplm_test_set_double().
  *
  *  Values are pinned and grouped by hundreds (general 1-99, training 100s, calibration 300s);
- *  they are never
- *  reused. Each key has one type: setting it through the other setter is ::NPLM_EINVAL. Values
- *  out of range are rejected, never clamped. Settings stay until changed or reset. */
+ *  they are never reused. Each key has one type: nplm_test_set_int() refuses a double key
+ *  (::NPLM_EINVAL); nplm_test_set_double() takes an integer key only with an integral value
+ *  (for bindings that pass every number as a double) and refuses 2.5 for one. Values out of
+ *  range are rejected, never clamped. Settings stay until changed or reset. */
 typedef enum nplm_option {
   NPLM_OPT_THREADS = 1,          /**< int >= 0, <= 1024; worker threads of a fit (over event
                                       blocks) or of a calibration (over toys); 0 (default) = all
@@ -216,6 +217,8 @@ typedef int (*nplm_progress_fn)(void *user, const nplm_progress_t *progress);
  *                      callbacks and their user data must stay valid while the test is used).
  *                      With nuisances nplm_test_run() returns t = tau - Delta.
  *  @retval NPLM_OK, NPLM_EINVAL, NPLM_ENOMEM
+ *  @retval NPLM_ESTATE a shape nuisance added with nplm_nuisance_add_shape() has not been
+ *          learned (the test's copy cannot be).
  *  @since 0.1 */
 NPLM_API NPLM_WARN_UNUSED nplm_status_t nplm_test_create(nplm_test_t **out,
                                                          const nplm_model_t *family,
@@ -376,7 +379,8 @@ NPLM_API NPLM_WARN_UNUSED nplm_status_t nplm_toy_set_events(nplm_toy_t *toy, con
  *  keep the test's value.
  *  @param[in,out] toy the sink passed to the generator.
  *  @param index       a nuisance of the test.
- *  @param nu0         finite, absolute units.
+ *  @param nu0         |nu0| <= 1e150, absolute units; a value with |nu0| / sigma > 1e150
+ *                     fails the toy with ::NPLM_EINVAL.
  *  @retval NPLM_OK, NPLM_EINVAL
  *  @since 0.1 */
 NPLM_API NPLM_WARN_UNUSED nplm_status_t nplm_toy_set_aux(nplm_toy_t *toy, size_t index,
@@ -510,7 +514,7 @@ NPLM_API NPLM_WARN_UNUSED nplm_status_t nplm_test_write_calibration(const nplm_t
  *  copy of the nuisances; use this for toys whose nu0 is drawn around a true value).
  *  @param[in,out] t a test created with nuisances.
  *  @param index     the nuisance.
- *  @param nu0       finite central value, absolute units.
+ *  @param nu0       central value, absolute units, |nu0| <= 1e150 and |nu0| / sigma <= 1e150.
  *  @retval NPLM_OK, NPLM_EINVAL
  *  @since 0.1 */
 NPLM_API NPLM_WARN_UNUSED nplm_status_t nplm_test_set_aux(nplm_test_t *t, size_t index,

@@ -19,8 +19,8 @@ nplm_status_t nplm_nuisance_add_shape(nplm_nuisance_t *nu, double sigma, unsigne
   static const char fn[] = "nplm_nuisance_add_shape";
   nplm__clear_error();
   if (!nu) return nplm__fail(NPLM_EINVAL, "%s: nu is NULL", fn);
-  if (!(sigma > 0.0) || !isfinite(sigma))
-    return nplm__fail(NPLM_EINVAL, "%s: sigma = %g must be finite and > 0", fn, sigma);
+  if (!nplm__nuis_sigma_ok(sigma))
+    return nplm__fail(NPLM_EINVAL, "%s: sigma = %g is outside [1e-150, 1e150]", fn, sigma);
   if (order < 1 || order > 8)
     return nplm__fail(NPLM_EINVAL, "%s: order = %u is outside [1, 8]", fn, order);
   if (nu->n_cols + order > 16)
@@ -200,6 +200,10 @@ nplm_status_t nplm_nuisance_learn(nplm_nuisance_t *nu, size_t index, size_t d, c
   if (distinct < it->order)
     return nplm__fail(NPLM_EINVAL, "%s: %zu distinct nu_values for order %u: need at least as "
                                    "many as the order", fn, distinct, (unsigned)it->order);
+  if (!nplm__nuis_scale_ok(scale, it->order))
+    return nplm__fail(NPLM_EINVAL, "%s: nu_values: the largest |nu| is %g; its %u-th power or "
+                                   "inverse is not a normal double: express nu in other units",
+                      fn, scale, (unsigned)it->order);
   const nplm__mlp_spec_t *spec = &it->nets[0]->spec;
   const size_t P = spec->n_params, K = it->order, B = NPLM__BLOCK;
   learn_ctx_t c;

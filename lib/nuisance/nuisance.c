@@ -85,8 +85,8 @@ nplm_status_t nplm__nuisance_add_item(nplm_nuisance_t *nu, const nplm__nuis_item
 }
 
 static nplm_status_t check_sigma(const char *fn, double sigma) {
-  if (!(sigma > 0.0) || !isfinite(sigma))
-    return nplm__fail(NPLM_EINVAL, "%s: sigma = %g must be finite and > 0", fn, sigma);
+  if (!nplm__nuis_sigma_ok(sigma))
+    return nplm__fail(NPLM_EINVAL, "%s: sigma = %g is outside [1e-150, 1e150]", fn, sigma);
   return NPLM_OK;
 }
 
@@ -127,7 +127,9 @@ nplm_status_t nplm_nuisance_set_aux(nplm_nuisance_t *nu, size_t index, double nu
   if (index >= nu->n)
     return nplm__fail(NPLM_EINVAL, "%s: index = %zu but there are %zu nuisances", fn, index,
                       nu->n);
-  if (!isfinite(nu0)) return nplm__fail(NPLM_EINVAL, "%s: nu0 is not finite", fn);
+  if (!isfinite(nu0) || !nplm__nuis_nu0_ok(nu0, nu->items[index].sigma))
+    return nplm__fail(NPLM_EINVAL, "%s: nu0 = %g: need |nu0| <= 1e150 and |nu0| / sigma <= "
+                                   "1e150 (sigma = %g)", fn, nu0, nu->items[index].sigma);
   nu->items[index].nu0 = nu0;
   return NPLM_OK;
 }
@@ -159,6 +161,8 @@ nplm_status_t nplm__nuisance_coefficients(const nplm_nuisance_t *nu, const doubl
       } else {
         rc = it->fn(it->user, k, x, n, nu->d, col);
       }
+      const char *what = it->kind == NPLM__NUIS_SHAPE_LEARNED ? "learned coefficient network"
+                                                               : "coefficient callback";
       if (rc != 0) {
         s = nplm__fail(NPLM_EINVAL, "the coefficient callback of nuisance %zu failed (%d) for "
                                     "power %u", j, rc, k);
@@ -166,8 +170,8 @@ nplm_status_t nplm__nuisance_coefficients(const nplm_nuisance_t *nu, const doubl
       }
       size_t bad = nplm__first_nonfinite(col, n);
       if (bad < n) {
-        s = nplm__fail(NPLM_EINVAL, "the coefficient callback of nuisance %zu gave a non-finite "
-                                    "delta_%u for event %zu", j, k, bad);
+        s = nplm__fail(NPLM_EINVAL, "the %s of nuisance %zu gave a non-finite delta_%u for "
+                                    "event %zu", what, j, k, bad);
         break;
       }
       for (size_t i = 0; i < n; i++) D[i * nu->n_cols + it->col + k - 1] = col[i];

@@ -2,6 +2,8 @@
 #ifndef NPLM_NUISANCE_NUISANCE_H
 #define NPLM_NUISANCE_NUISANCE_H
 
+#include <math.h>
+
 #include "core/core.h"
 #include "model/model.h"
 
@@ -43,6 +45,20 @@ struct nplm_nuisance {
   size_t n_cols; /* coefficient columns over all shape nuisances */
   nplm__nuis_item_t *items;
 };
+
+/* Ranges that keep the auxiliary term [(nu - nu0)^2 - nu0^2] / (2 sigma^2) and its gradient
+ * representable: sigma in [1e-150, 1e150], |nu0| <= 1e150 and |nu0| / sigma <= 1e150. A learned
+ * shape's standardisation scale s must leave s^K and s^-K normal for its order K. */
+#define NPLM__NUIS_RANGE 1e150
+static inline int nplm__nuis_sigma_ok(double sigma) {
+  return sigma >= 1.0 / NPLM__NUIS_RANGE && sigma <= NPLM__NUIS_RANGE;
+}
+static inline int nplm__nuis_nu0_ok(double nu0, double sigma) {
+  return fabs(nu0) <= NPLM__NUIS_RANGE && fabs(nu0) <= NPLM__NUIS_RANGE * sigma;
+}
+static inline int nplm__nuis_scale_ok(double scale, unsigned order) {
+  return isnormal(pow(scale, (double)order)) && isnormal(pow(scale, -(double)order));
+}
 
 nplm_nuisance_t *nplm__nuisance_clone(const nplm_nuisance_t *nu);
 /* Append an item (copied); the caller has checked it. */

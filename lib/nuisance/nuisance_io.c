@@ -83,6 +83,8 @@ static nplm_status_t parse(const char *fn, const char *path, const unsigned char
                            size_t size, nplm_nuisance_t *nu) {
   /* buf has passed nplm__read_framed */
   const unsigned char *p = buf + HEADER_BYTES, *end = buf + size - 4;
+  if (nplm__get_u32(buf + 12) != 0) /* reserved: a reader of format 1 knows no flags */
+    return nplm__fail(NPLM_EFORMAT, "%s: '%s': the reserved header word is not 0", fn, path);
   NEED(16);
   uint64_t d = nplm__get_u64(p), n = nplm__get_u64(p + 8);
   p += 16;
@@ -104,8 +106,9 @@ static nplm_status_t parse(const char *fn, const char *path, const unsigned char
     uint32_t nl = nplm__get_u32(p + 52);
     p += ITEM_FIXED;
     int norm = it.kind == NPLM__NUIS_NORM, shape = it.kind == NPLM__NUIS_SHAPE_LEARNED;
-    if ((!norm && !shape) || !(it.sigma > 0.0) || !isfinite(it.sigma) || !isfinite(it.nu0) ||
-        !(it.scale > 0.0) || !isfinite(it.scale) || (norm && (nl != 0 || it.order != 0)) ||
+    if ((!norm && !shape) || !nplm__nuis_sigma_ok(it.sigma) || !isfinite(it.nu0) ||
+        !nplm__nuis_nu0_ok(it.nu0, it.sigma) || !(it.scale > 0.0) || !isfinite(it.scale) ||
+        (shape && !nplm__nuis_scale_ok(it.scale, it.order)) || (norm && (nl != 0 || it.order != 0)) ||
         (shape && (it.order < 1 || it.order > 8 || nu->n_cols + it.order > 16 || nl < 2 ||
                    nl > NPLM__MAX_LAYERS)) || (it.learned != 0 && it.learned != 1))
       return nplm__fail(NPLM_EFORMAT, "%s: '%s': nuisance %llu is malformed", fn, path,

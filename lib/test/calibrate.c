@@ -29,7 +29,8 @@ nplm_status_t nplm_toy_set_aux(nplm_toy_t *toy, size_t index, double nu0) {
   if (index >= toy->n_aux)
     return nplm__fail(NPLM_EINVAL, "%s: index = %zu but the test has %zu nuisances", fn, index,
                       toy->n_aux);
-  if (!isfinite(nu0)) return nplm__fail(NPLM_EINVAL, "%s: nu0 is not finite", fn);
+  if (!isfinite(nu0) || !(fabs(nu0) <= 1e150)) /* |nu0| / sigma is checked at the fit */
+    return nplm__fail(NPLM_EINVAL, "%s: nu0 = %g: need a finite |nu0| <= 1e150", fn, nu0);
   toy->aux[index] = nu0;
   return NPLM_OK;
 }
@@ -155,6 +156,10 @@ static void toy_task(void *arg, size_t k, int worker) {
         const double z = draw ? aux_normal(&r) : 0.0;
         if (isnan(toy.aux[j]))
           toy.aux[j] = c->t->nuis->items[j].nu0 + z * c->t->nuis->items[j].sigma;
+        if (s == NPLM_OK && !nplm__nuis_nu0_ok(toy.aux[j], c->t->nuis->items[j].sigma))
+          s = nplm__fail(NPLM_EINVAL, "toy %llu: nuisance %zu: auxiliary value %g with sigma "
+                                      "%g: need |nu0| <= 1e150 and |nu0| / sigma <= 1e150",
+                         (unsigned long long)g, j, toy.aux[j], c->t->nuis->items[j].sigma);
       }
       fc.nu0 = toy.aux;
     }
@@ -168,7 +173,9 @@ static void toy_task(void *arg, size_t k, int worker) {
     nplm__nuis_fit_t nf = {0.0, 0.0, params + P, params + P + J, {0, 0, 0, 0.0, 0.0}};
     nplm__kernel_report_t kr;
     memset(&kr, 0, sizeof kr);
-    if (c->t->family->kind == NPLM__MODEL_KERNEL) { /* toys one by one, threads inside */
+    if (s != NPLM_OK) {
+      /* an unusable auxiliary value: the toy fails with its message */
+    } else if (c->t->family->kind == NPLM__MODEL_KERNEL) { /* toys one by one, threads inside */
       s = nplm__kernel_fit(c->t, c->t->pool, &c->stop, &data, c->seed, g, NULL, &kr);
       rep.f = kr.loss;
       rep.iterations = kr.iterations;

@@ -27,6 +27,11 @@ nplm_status_t nplm_test_create(nplm_test_t **out, const nplm_model_t *family,
   if (nuisance && nuisance->d != family->d)
     return nplm__fail(NPLM_EINVAL, "%s: the nuisances have d = %zu but the model %zu", fn,
                       nuisance->d, family->d);
+  for (size_t j = 0; nuisance && j < nuisance->n; j++) /* the test's copy cannot learn */
+    if (nuisance->items[j].kind == NPLM__NUIS_SHAPE_LEARNED && !nuisance->items[j].learned)
+      return nplm__fail(NPLM_ESTATE, "%s: nuisance: shape nuisance %zu has not been learned "
+                                     "(call nplm_nuisance_learn before creating the test)",
+                        fn, j);
   if (nuisance && nuisance->n > 0 && family->kind == NPLM__MODEL_KERNEL)
     return nplm__fail(NPLM_EINVAL, "%s: nuisance parameters are supported with MLP models only "
                                    "(this family is a kernel model)", fn);

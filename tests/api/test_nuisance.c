@@ -863,3 +863,76 @@ Test(systematics, refused_data_keep_the_previous_result) {
   nplm_model_free(family);
   nplm_nuisance_free(nu);
 }
+
+/* Values whose squares or powers leave the doubles were accepted and surfaced later as an
+ * "exp(f) overflow" or an unusable learned shape: sigma 1e-170 (sigma^2 underflows), nu0 1e200
+ * (nu0^2 overflows), nu_values 1e-160 at order 2 (scale^-2 overflows). They are refused where
+ * they come in, naming the argument; values just inside the ranges still work. */
+static int gen_far_aux(void *user, uint64_t toy, uint64_t seed, nplm_toy_t *out) {
+  (void)user, (void)seed;
+  double x[40];
+  for (int i = 0; i < 40; i++) x[i] = 0.05 * i;
+  if (nplm_toy_set_events(out, x, 40, 1, NULL) != NPLM_OK) return 1;
+  /* |nu0| <= 1e150, so the toy takes it, but |nu0| / sigma = 1e153 */
+  if (toy == 1 && nplm_toy_set_aux(out, 0, 1e150) != NPLM_OK) return 2;
+  return 0;
+}
+
+Test(nuisance, unrepresentable_sigma_nu0_and_scale_are_refused) {
+  nplm_nuisance_t *nu = NULL;
+  cr_assert_eq(nplm_nuisance_create(&nu, 1), NPLM_OK);
+  const size_t layers[] = {1, 3, 1};
+  expect_learn_fails(nplm_nuisance_add_norm(nu, 1e-170, NULL), "sigma", "norm sigma 1e-170");
+  expect_learn_fails(nplm_nuisance_add_norm(nu, 1e200, NULL), "sigma", "norm sigma 1e200");
+  expect_learn_fails(nplm_nuisance_add_shape(nu, 1e-170, 1, layers, 3, NULL), "sigma",
+                     "shape sigma 1e-170");
+  expect_learn_fails(nplm_nuisance_add_shape_known(nu, 1e-170, 1, oracle, NULL, NULL), "sigma",
+                     "known shape sigma 1e-170");
+  cr_assert_eq(nplm_nuisance_count(nu), 0);
+  cr_assert_eq(nplm_nuisance_add_norm(nu, 1e-3, NULL), NPLM_OK);
+  expect_learn_fails(nplm_nuisance_set_aux(nu, 0, 1e200), "nu0", "nu0 1e200");
+  expect_learn_fails(nplm_nuisance_set_aux(nu, 0, 1e148), "nu0", "nu0 / sigma 1e151");
+  cr_assert_eq(nplm_nuisance_set_aux(nu, 0, 1e140), NPLM_OK, "%s", nplm_last_error());
+  cr_assert_eq(nplm_nuisance_set_aux(nu, 0, 0.0), NPLM_OK);
+  /* a learned shape whose largest |nu| is 1e-160: (1e-160)^2 is subnormal at order 2 */
+  size_t k = 0;
+  cr_assert_eq(nplm_nuisance_add_shape(nu, 0.1, 2, layers, 3, &k), NPLM_OK);
+  enum { N = 200 };
+  static double x0[N], x1[N], x2[N];
+  uint64_t s = 9;
+  for (int i = 0; i < N; i++) x0[i] = expo(&s), x1[i] = expo(&s), x2[i] = expo(&s);
+  const double tiny[2] = {-1e-160, 1e-160};
+  const double *xs[2] = {x1, x2};
+  const size_t ns[2] = {N, N};
+  expect_learn_fails(nplm_nuisance_learn(nu, k, 1, x0, N, NULL, 2, tiny, xs, ns, NULL),
+                     "nu_values", "nu_values 1e-160 at order 2");
+  /* a test copies its nuisances: one made before the shape is learned could never run */
+  {
+    const size_t fl[] = {1, 1};
+    nplm_model_t *fam = NULL;
+    nplm_test_t *bad = (nplm_test_t *)&bad;
+    cr_assert_eq(nplm_model_create_mlp(&fam, fl, 2, 10.0), NPLM_OK);
+    cr_assert_eq(nplm_test_create(&bad, fam, nu), NPLM_ESTATE);
+    cr_assert_null(bad);
+    cr_assert(strstr(nplm_last_error(), "shape nuisance 1 has not been learned") != NULL, "%s",
+              nplm_last_error());
+    nplm_model_free(fam);
+  }
+  /* a test's toys: an auxiliary value too far in units of sigma fails that toy, named */
+  nplm_model_t *family = NULL;
+  nplm_nuisance_t *norm = NULL;
+  cr_assert_eq(nplm_nuisance_create(&norm, 1), NPLM_OK);
+  cr_assert_eq(nplm_nuisance_add_norm(norm, 0.001, NULL), NPLM_OK);
+  nplm_test_t *t = linear_test(norm, &family, 40.0);
+  cr_assert_eq(nplm_test_set_aux(t, 0, 1e200), NPLM_EINVAL);
+  double tn[2];
+  cr_assert_eq(nplm_test_calibrate_with(t, gen_far_aux, NULL, 2, 3, tn), NPLM_EINVAL);
+  cr_assert(strstr(nplm_test_last_error(t), "toy 1") != NULL &&
+                strstr(nplm_test_last_error(t), "auxiliary") != NULL,
+            "%s", nplm_test_last_error(t));
+  cr_assert(isfinite(tn[0]) && isnan(tn[1]), "%g %g", tn[0], tn[1]);
+  nplm_test_free(t);
+  nplm_model_free(family);
+  nplm_nuisance_free(norm);
+  nplm_nuisance_free(nu);
+}

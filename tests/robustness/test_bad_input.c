@@ -735,6 +735,24 @@ Test(nuisance_file, crafted_shapes_with_valid_checksums) {
   huge[5] = 4097;
   expect_nuisance_load(path, b, craft_nuisance_file(b, sizeof b, 1, huge, 64, 8, 0),
                        NPLM_EFORMAT, "4097 units");
+  /* fields a valid checksum does not make usable: the reserved header word must be 0; sigma,
+   * nu0 and a learned scale must keep the auxiliary term and the powers s^+-K representable */
+  static const struct {
+    size_t at;
+    int is_f64;
+    double v;
+    const char *what;
+  } bad[] = {{12, 0, 1.0, "reserved header word 1"},
+             {24 + 16 + 8, 1, 1e-170, "sigma 1e-170"},
+             {24 + 16 + 16, 1, 1e200, "nu0 1e200"},
+             {24 + 16 + 24, 1, 1e-160, "scale 1e-160 at order 2"}};
+  for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+    size_t n = craft_nuisance_file(b, sizeof b, 1, good, 3, 2, 26);
+    if (bad[i].is_f64) put_f64(b + bad[i].at, bad[i].v);
+    else put_u32(b + bad[i].at, (uint32_t)bad[i].v);
+    fix_crc(b, n);
+    expect_nuisance_load(path, b, n, NPLM_EFORMAT, bad[i].what);
+  }
   unlink(path);
   rmdir(g_dir);
   assert_no_leaks();
